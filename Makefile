@@ -1,0 +1,28 @@
+# Two entry points (see README): `make demo` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+LANGS ?= bo,mn,ug
+export CINO_WORK_DIR ?= $(CURDIR)/demo_work
+
+.PHONY: setup demo test bench clean-demo
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+demo: setup
+	$(BIN)/luigi --module pipeline BuildCINO --lang $(LANGS) --local-scheduler --workers 2
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/corpus_throughput.py
+
+clean-demo:
+	rm -rf $(CINO_WORK_DIR)

@@ -1,0 +1,10 @@
+"""CINO pipeline: `luigi --module pipeline BuildCINO --lang bo,mn,ug`.
+
+Importing the package registers every Luigi task. The corpus logic lives in
+`pipeline.text` (no luigi); the tasks in `pipeline.tasks` are thin wrappers around it.
+"""
+from pipeline.tasks.build import BuildCINO
+from pipeline.tasks.corpus import Clean, Dedup, IdentifyLanguage, Ingest, Split, TrainLangID
+from pipeline.tasks.report import CorpusReport
+
+__all__ = ["BuildCINO", "Clean", "CorpusReport", "Dedup", "IdentifyLanguage", "Ingest", "Split", "TrainLangID"]

@@ -1,0 +1,279 @@
+"""Language and script manifests: loading and validation.
+
+Adding a language is data, not code: `corpora_manifests/<code>.yaml` plus, for a new
+writing system, an entry in `corpora_manifests/scripts.yaml`. Everything is validated
+up front, and every error names the file and the field, so a data engineer can fix a
+manifest without reading our code. Plain module: no luigi.
+"""
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from common.errors import InputError
+from pipeline.text.filters import FilterSettings
+from pipeline.text.normalize import STEPS
+
+SCRIPTS_FILE = "scripts.yaml"
+CODE_RE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]+)?$")
+SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+FORMATS = ("txt", "jsonl")
+MARKUP = ("wiki", "html", "gettext")
+
+
+@dataclass(frozen=True)
+class Script:
+    code: str
+    name: str
+    ranges: tuple            # ((lo, hi), ...) inclusive code point ranges
+    normalization: tuple     # step names from pipeline.text.normalize.STEPS
+    keep_format: tuple       # ((lo, hi), ...) invisible characters the script needs
+    shingle: int
+    borrowed: bool
+    own_tokenizer: bool
+    vocab_size: int
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    path: Optional[str]
+    url: Optional[str]
+    sha256: str
+    format: str
+    text_field: str
+    markup: tuple
+    license: str
+    origin: str
+    max_invalid_lines: int
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str
+    name: str
+    script: str
+    lid_threshold: float
+    min_script_share: float
+    filters: dict
+    sources: tuple
+    eval_sets: dict
+    manifest: str = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    scripts: dict    # code -> Script
+    languages: dict  # code -> Language
+
+    def known_codes(self) -> str:
+        return ", ".join(sorted(self.languages))
+
+
+class _Fields:
+    """Typed access to one YAML mapping; errors name the file and the dotted field."""
+
+    def __init__(self, doc, where: str, prefix: str = ""):
+        self.where, self.prefix = where, prefix
+        if not isinstance(doc, dict):
+            raise InputError(self._at(""), f"expected a mapping, got {type(doc).__name__}",
+                             "see docs/ADDING_A_LANGUAGE.md for the manifest layout")
+        self.doc = doc
+
+    def _at(self, name: str) -> str:
+        dotted = f"{self.prefix}.{name}".strip(".")
+        return f"{self.where}: field '{dotted}'" if dotted else self.where
+
+    def reject_unknown(self, allowed) -> None:
+        for key in self.doc:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(allowed)}"
+                raise InputError(self._at(str(key)), "unknown field", hint)
+
+    def get(self, name: str, kind, default=None, required: bool = False):
+        if name not in self.doc or self.doc[name] is None:
+            if required:
+                raise InputError(self._at(name), "missing", f"add '{name}:' to the manifest")
+            return default
+        value = self.doc[name]
+        ok = isinstance(value, kind) and not (kind in (int, float, (int, float)) and isinstance(value, bool))
+        if not ok:
+            wanted = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+            raise InputError(self._at(name), f"expected {wanted}, got {value!r}",
+                             f"write '{name}' as a {wanted}")
+        return value
+
+    def fraction(self, name: str, default: float) -> float:
+        value = float(self.get(name, (int, float), default))
+        if not 0.0 <= value <= 1.0:
+            raise InputError(self._at(name), f"must be between 0 and 1, got {value}",
+                             "use a probability such as 0.5")
+        return value
+
+    def sub(self, name: str, required: bool = False) -> "_Fields":
+        return _Fields(self.get(name, dict, {}, required), self.where, f"{self.prefix}.{name}")
+
+
+def _parse_ranges(values, where: str) -> tuple:
+    ranges = []
+    for text in values:
+        match = re.fullmatch(r"([0-9A-Fa-f]{1,6})(?:-([0-9A-Fa-f]{1,6}))?", str(text))
+        if not match:
+            raise InputError(where, f"bad Unicode range {text!r}", "write ranges as hex, e.g. \"0F00-0FFF\" or \"200D\"")
+        lo = int(match.group(1), 16)
+        hi = int(match.group(2) or match.group(1), 16)
+        if lo > hi or hi > 0x10FFFF:
+            raise InputError(where, f"bad Unicode range {text!r}", "the first code point must not exceed the second")
+        ranges.append((lo, hi))
+    return tuple(sorted(ranges))
+
+
+def _read_yaml(path: Path):
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{path}{line}", f"malformed YAML ({problem})", "fix the YAML syntax (indentation, colons, quotes)")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not UTF-8 ({exc.reason} at byte {exc.start})", "save the manifest as UTF-8")
+
+
+def load_scripts(path: Path) -> dict:
+    if not path.is_file():
+        raise InputError(path, "scripts file not found", "create corpora_manifests/scripts.yaml")
+    doc = _read_yaml(path)
+    top = _Fields(doc, str(path))
+    scripts = {}
+    for code in top.doc:
+        entry = top.sub(code)
+        entry.reject_unknown(["name", "ranges", "normalization", "keep_format", "shingle", "borrowed", "tokenizer"])
+        steps = tuple(entry.get("normalization", list, []))
+        for step in steps:
+            if step not in STEPS:
+                raise InputError(entry._at("normalization"), f"unknown step {step!r}",
+                                 f"use one of: {', '.join(sorted(STEPS))}")
+        tokenizer = entry.sub("tokenizer")
+        tokenizer.reject_unknown(["own_model", "vocab_size"])
+        shingle = entry.get("shingle", int, 3)
+        if shingle < 1:
+            raise InputError(entry._at("shingle"), f"must be at least 1, got {shingle}", "use 3 for words, 5 for Han characters")
+        scripts[code] = Script(
+            code=code,
+            name=entry.get("name", str, required=True),
+            ranges=_parse_ranges(entry.get("ranges", list, required=True), entry._at("ranges")),
+            normalization=steps,
+            keep_format=_parse_ranges(entry.get("keep_format", list, []), entry._at("keep_format")),
+            shingle=shingle,
+            borrowed=entry.get("borrowed", bool, False),
+            own_tokenizer=tokenizer.get("own_model", bool, False),
+            vocab_size=tokenizer.get("vocab_size", int, 16000),
+        )
+    return scripts
+
+
+def _load_source(entry: _Fields) -> Source:
+    entry.reject_unknown(["id", "path", "url", "sha256", "format", "text_field", "markup",
+                          "license", "origin", "max_invalid_lines"])
+    path, url = entry.get("path", str), entry.get("url", str)
+    if bool(path) == bool(url):
+        raise InputError(entry._at("path"), "give exactly one of 'path' or 'url'",
+                         "a local file relative to data_root, or a URL downloaded once into the cache")
+    sha = entry.get("sha256", str, required=True).lower()
+    if not SHA_RE.match(sha):
+        raise InputError(entry._at("sha256"), f"not a sha256 hex digest: {sha!r}", "run `sha256sum FILE` and paste the 64 hex digits")
+    fmt = entry.get("format", str, "txt")
+    if fmt not in FORMATS:
+        raise InputError(entry._at("format"), f"unknown format {fmt!r}", f"use one of: {', '.join(FORMATS)} (gzip is detected from .gz)")
+    markup = tuple(entry.get("markup", list, []))
+    for kind in markup:
+        if kind not in MARKUP:
+            raise InputError(entry._at("markup"), f"unknown markup {kind!r}", f"use any of: {', '.join(MARKUP)}")
+    max_invalid = entry.get("max_invalid_lines", int, 0)
+    if max_invalid < 0:
+        raise InputError(entry._at("max_invalid_lines"), "must not be negative", "use 0 to refuse any invalid UTF-8")
+    return Source(
+        id=entry.get("id", str, required=True), path=path, url=url, sha256=sha, format=fmt,
+        text_field=entry.get("text_field", str, "text"), markup=markup,
+        license=entry.get("license", str, required=True), origin=entry.get("origin", str, required=True),
+        max_invalid_lines=max_invalid,
+    )
+
+
+def load_language(path: Path, scripts: dict) -> Language:
+    doc = _Fields(_read_yaml(path), str(path))
+    doc.reject_unknown(["code", "name", "script", "lid", "normalization", "filters", "sources", "eval"])
+    code = doc.get("code", str, required=True)
+    if not CODE_RE.match(code):
+        raise InputError(doc._at("code"), f"bad language code {code!r}", "use a lower-case ISO 639 code such as 'bo' or 'yue'")
+    script = doc.get("script", str, required=True)
+    if script not in scripts:
+        raise InputError(doc._at("script"), f"unknown script {script!r}",
+                         f"use one of: {', '.join(sorted(scripts))}, or add it to {SCRIPTS_FILE}")
+    lid = doc.sub("lid")
+    lid.reject_unknown(["threshold", "min_script_share"])
+    filters = doc.sub("filters")
+    filters.reject_unknown(FilterSettings.names())
+    overrides = {name: filters.get(name, (int, float), required=True) for name in filters.doc}
+    entries = doc.get("sources", list, required=True)
+    if not entries:
+        raise InputError(doc._at("sources"), "no sources listed", "list at least one source")
+    sources = tuple(_load_source(_Fields(item, str(path), f"sources[{i}]")) for i, item in enumerate(entries))
+    seen = {}
+    for i, source in enumerate(sources):
+        for key in (("id", source.id), ("sha256", source.sha256), ("location", source.path or source.url)):
+            if key in seen:
+                raise InputError(f"{path}: field 'sources[{i}].{key[0] if key[0] != 'location' else 'path'}'",
+                                 f"source listed twice (same {key[0]} as sources[{seen[key]}])", "remove the duplicate entry")
+            seen[key] = i
+    evals = doc.sub("eval")
+    eval_sets = {}
+    for name in evals.doc:
+        split = evals.sub(name)
+        split.reject_unknown(["train", "dev", "test"])
+        eval_sets[name] = {s: split.get(s, str) for s in split.doc}
+    return Language(
+        code=code, name=doc.get("name", str, required=True), script=script,
+        lid_threshold=lid.fraction("threshold", 0.5), min_script_share=lid.fraction("min_script_share", 0.5),
+        filters=overrides, sources=sources, eval_sets=eval_sets, manifest=str(path),
+    )
+
+
+def load_catalog(manifests_dir) -> Catalog:
+    """Load and validate every manifest in the directory (all-or-nothing)."""
+    root = Path(manifests_dir)
+    if not root.is_dir():
+        raise InputError(root, "manifests directory not found", "set [cino] manifests_dir in luigi.cfg or CINO_MANIFESTS_DIR")
+    scripts = load_scripts(root / SCRIPTS_FILE)
+    languages = {}
+    for path in sorted(root.glob("*.yaml")):
+        if path.name == SCRIPTS_FILE:
+            continue
+        lang = load_language(path, scripts)
+        if lang.code in languages:
+            raise InputError(f"{path}: field 'code'", f"language '{lang.code}' is also claimed by {languages[lang.code].manifest}",
+                             "give each language exactly one manifest")
+        languages[lang.code] = lang
+    if not languages:
+        raise InputError(root, "no language manifests (*.yaml)", "add corpora_manifests/<code>.yaml")
+    return Catalog(scripts=scripts, languages=languages)
+
+
+def parse_lang_list(text, catalog: Catalog) -> tuple:
+    """`bo,mn,ug` / `ug, bo,bo` / `all` -> sorted unique codes, validated against the manifests."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    codes = sorted({str(item).strip() for item in items if str(item).strip()})
+    if codes == ["all"]:
+        return tuple(sorted(catalog.languages))
+    if not codes:
+        raise InputError("--lang", "no language given", f"pass codes separated by commas, or 'all'; known: {catalog.known_codes()}")
+    unknown = [code for code in codes if code not in catalog.languages]
+    if unknown:
+        raise InputError("--lang", f"unknown language code(s) {', '.join(unknown)}",
+                         f"use codes from corpora_manifests: {catalog.known_codes()} (or 'all')")
+    return tuple(codes)

@@ -1,0 +1,187 @@
+"""Exact and near-duplicate removal across all sources and shards of one language.
+
+Exact: a 64-bit BLAKE2b of the cleaned line. Near: MinHash over script-aware shingles
+(n consecutive units: Tibetan syllables, words, Han characters; n from scripts.yaml)
+with LSH banding: two lines whose signatures agree on every row of some band are
+linked; bands x rows = num_perm, and the Jaccard similarity at which linking becomes
+likely is about (1/bands)^(1/rows) (0.79 for the default 10 x 10). Linked lines form
+groups (union-find); the first line of a group in corpus order is kept.
+
+Memory stays bounded: signatures are never held for the whole corpus. Pass 1 streams
+the lines and writes one 64-bit key per line and band to scratch files; pass 2 sorts one
+band at a time (16 bytes per line); pass 3 streams the lines again and writes the kept ones.
+"""
+import csv
+import hashlib
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from common.jsonio import open_text
+from pipeline.text.units import units
+
+
+@dataclass(frozen=True)
+class DedupSettings:
+    num_perm: int = 100
+    bands: int = 10
+    seed: int = 1234
+
+    @property
+    def rows(self) -> int:
+        return self.num_perm // self.bands
+
+    def link_threshold(self) -> float:
+        return (1.0 / self.bands) ** (1.0 / self.rows)
+
+
+class MinHasher:
+    """Vectorised MinHash with multiply-shift hashing: h_i(x) = (a_i * x + b_i) >> 32 mod 2^64."""
+
+    def __init__(self, shingle: int, settings: DedupSettings):
+        if settings.num_perm % settings.bands:
+            raise ValueError("num_perm must be a multiple of bands")
+        rng = np.random.default_rng(settings.seed)
+        self.a = rng.integers(1, 2**63, settings.num_perm, dtype=np.uint64) | np.uint64(1)
+        self.b = rng.integers(0, 2**63, settings.num_perm, dtype=np.uint64)
+        self.mix = rng.integers(1, 2**63, settings.rows, dtype=np.uint64) | np.uint64(1)
+        self.shingle, self.settings = shingle, settings
+
+    def shingles(self, text: str) -> list:
+        seq = units(text) or [text]
+        n = min(self.shingle, len(seq))
+        return [zlib.crc32("\x1f".join(seq[i:i + n]).encode("utf-8")) for i in range(len(seq) - n + 1)]
+
+    def band_keys(self, texts: list) -> np.ndarray:
+        """(len(texts), bands) uint64: one key per LSH band of each line's signature."""
+        hashes, starts = [], []
+        for text in texts:
+            starts.append(len(hashes))
+            hashes.extend(self.shingles(text))
+        values = np.asarray(hashes, dtype=np.uint64)[:, None] * self.a[None, :] + self.b[None, :]
+        signatures = np.minimum.reduceat(values >> np.uint64(32), np.asarray(starts), axis=0)
+        rows = signatures.reshape(len(texts), self.settings.bands, self.settings.rows)
+        return (rows * self.mix[None, None, :]).sum(axis=2, dtype=np.uint64)
+
+
+def exact_key(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def _iter_lines(shard_paths):
+    for shard, path in enumerate(shard_paths):
+        with open_text(path) as handle:
+            for line in handle:
+                ref, text = line.rstrip("\n").split("\t", 1)
+                yield shard, ref, text
+
+
+def _write_keys(shard_paths, scratch: Path, hasher: MinHasher, progress, chunk_shingles: int = 20_000) -> int:
+    """Pass 1: exact and band keys per line into scratch files; returns the line count."""
+    files = [open(scratch / "exact.u64", "wb")] + [open(scratch / f"band{b}.u64", "wb")
+                                                   for b in range(hasher.settings.bands)]
+    count, batch, batch_shingles = 0, [], 0
+
+    def flush():
+        np.asarray([exact_key(t) for t in batch], dtype=np.uint64).tofile(files[0])
+        keys = hasher.band_keys(batch)
+        for b in range(hasher.settings.bands):
+            np.ascontiguousarray(keys[:, b]).tofile(files[b + 1])
+        batch.clear()
+
+    try:
+        for _, _, text in _iter_lines(shard_paths):
+            batch.append(text)
+            batch_shingles += len(text)
+            count += 1
+            if batch_shingles >= chunk_shingles:
+                flush()
+                batch_shingles = 0
+            if progress:
+                progress.update(1)
+        if batch:
+            flush()
+    finally:
+        for handle in files:
+            handle.close()
+    return count
+
+
+def _link_equal_keys(keys: np.ndarray, parent: np.ndarray) -> np.ndarray:
+    """Union every line with the first (lowest-index) line sharing its key; returns the
+    mask of lines whose key occurred before them."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    repeat = np.zeros(len(keys), dtype=bool)
+    repeat[1:] = ordered[1:] == ordered[:-1]
+    group_first = np.maximum.accumulate(np.where(repeat, 0, np.arange(len(keys))))
+    for member, first in zip(order[repeat], order[group_first[repeat]]):
+        _union(parent, int(first), int(member))
+    seen_before = np.zeros(len(keys), dtype=bool)
+    seen_before[order[repeat]] = True
+    return seen_before
+
+
+def _find(parent: np.ndarray, x: int) -> int:
+    root = x
+    while parent[root] != root:
+        root = parent[root]
+    while parent[x] != root:
+        parent[x], x = root, parent[x]
+    return root
+
+
+def _union(parent: np.ndarray, a: int, b: int) -> None:
+    ra, rb = _find(parent, a), _find(parent, b)
+    if ra != rb:  # the lower index stays the root: the first line of a group is kept
+        parent[max(ra, rb)] = min(ra, rb)
+
+
+def dedup_language(shard_paths, out_dir: Path, scratch: Path, shingle: int, settings: DedupSettings,
+                   progress=None) -> dict:
+    """Keep the first line of every group of exact or near duplicates; shards keep their layout."""
+    hasher = MinHasher(shingle, settings)
+    n = _write_keys(shard_paths, scratch, hasher, progress)
+    parent = np.arange(n, dtype=np.int64)
+    exact_dup = _link_equal_keys(np.fromfile(scratch / "exact.u64", dtype=np.uint64), parent)
+    for b in range(settings.bands):
+        _link_equal_keys(np.fromfile(scratch / f"band{b}.u64", dtype=np.uint64), parent)
+    roots = parent.copy()
+    while True:  # pointer jumping: every line points at its group's first line
+        jumped = roots[roots]
+        if np.array_equal(jumped, roots):
+            break
+        roots = jumped
+    removed_roots = set(np.unique(roots[roots != np.arange(n)]).tolist())
+    stats = {"lines_in": n, "lines_kept": 0, "chars_in": 0, "chars_kept": 0, "rejected": Counter(),
+             "link_threshold": round(settings.link_threshold(), 4)}
+    root_refs = {}
+    handles = {}
+    with open_text(out_dir / "rejected.tsv", "w") as rej:
+        rejected = csv.writer(rej, dialect="excel-tab", lineterminator="\n")
+        rejected.writerow(["ref", "reason", "detail", "text"])
+        for index, (shard, ref, text) in enumerate(_iter_lines(shard_paths)):
+            if shard not in handles:
+                handles[shard] = open_text(out_dir / f"shard-{shard:05d}.tsv", "w")
+            stats["chars_in"] += len(text)
+            root = int(roots[index])
+            if root == index:
+                if index in removed_roots:
+                    root_refs[index] = ref
+                handles[shard].write(f"{ref}\t{text}\n")
+                stats["lines_kept"] += 1
+                stats["chars_kept"] += len(text)
+            else:
+                reason = "duplicate_exact" if exact_dup[index] else "duplicate_near"
+                stats["rejected"][reason] += 1
+                rejected.writerow([ref, reason, f"of {root_refs[root]}", text])
+    for index in range(len(shard_paths)):  # a shard whose lines all went still gets its (empty) file
+        if index not in handles:
+            handles[index] = open_text(out_dir / f"shard-{index:05d}.tsv", "w")
+    for handle in handles.values():
+        handle.close()
+    stats["rejected"] = dict(sorted(stats["rejected"].items()))
+    return stats

@@ -1,0 +1,239 @@
+"""Ingest: resolve, verify and decode a language's sources into shards.
+
+Sources are local paths (under data_root) or URLs downloaded once into a cache, with a
+mirror directory searched first for air-gapped clusters. Every source is read once as
+bytes: the sha256 is computed on the fly, UTF-8 is decoded strictly, and lines are cut
+into shards of about `shard_bytes` so later stages run per (language, shard) in parallel.
+Shard lines are `ref<TAB>text`, ref being `source_id:line_number` (provenance for every
+later rejection). BOM and CRLF line ends are removed and counted; NUL bytes, invalid
+UTF-8 beyond the source's `max_invalid_lines`, a sha256 mismatch, a truncated gzip and
+an empty source are errors.
+"""
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import urllib.parse
+import urllib.request
+import zlib
+from collections import Counter
+from pathlib import Path
+
+from common.errors import InputError
+from common.fingerprint import sha256_file
+from common.jsonio import open_text
+from common.progress import Progress
+
+BOM = b"\xef\xbb\xbf"
+
+
+class _HashingReader:
+    """File wrapper that feeds every byte read into a sha256 (one pass for hash and text)."""
+
+    def __init__(self, raw):
+        self.raw, self.digest, self.bytes = raw, hashlib.sha256(), 0
+
+    def read(self, size=-1):
+        data = self.raw.read(size)
+        self.digest.update(data)
+        self.bytes += len(data)
+        return data
+
+    def readline(self, size=-1):
+        data = self.raw.readline(size)
+        self.digest.update(data)
+        self.bytes += len(data)
+        return data
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+
+def resolve_source(source, manifest: str, data_root, mirror_dir, cache_dir) -> Path:
+    """Local file for a source: its path, or a mirrored, cached or freshly downloaded copy of its URL."""
+    where = f"{manifest}: source '{source.id}'"
+    if source.path:
+        path = Path(source.path)
+        path = path if path.is_absolute() else Path(data_root) / path
+        if not path.is_file():
+            raise InputError(where, f"file not found: {path}",
+                             "check the path and data_root ([cino] data_root in luigi.cfg or CINO_DATA_ROOT)")
+        return path
+    name = Path(urllib.parse.urlparse(source.url).path).name or source.sha256
+    if mirror_dir:
+        for candidate in (Path(mirror_dir) / name, Path(mirror_dir) / source.sha256):
+            if candidate.is_file():
+                return candidate
+    cached = Path(cache_dir) / f"{source.sha256[:16]}-{name}"
+    if cached.is_file():
+        return cached
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_name(cached.name + f".part-{os.getpid()}")
+    try:
+        with urllib.request.urlopen(source.url, timeout=60) as response, open(partial, "wb") as out:
+            shutil.copyfileobj(response, out, 1 << 20)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise InputError(where, f"download of {source.url} failed ({exc})",
+                         f"check the URL, or put the file into the mirror directory as {name}")
+    actual = sha256_file(partial)
+    if actual != source.sha256:
+        partial.unlink()
+        raise InputError(where, f"sha256 mismatch for {source.url}: expected {source.sha256}, actual {actual}",
+                         f"fix the URL or the sha256 in {manifest}")
+    os.rename(partial, cached)
+    return cached
+
+
+def _count_invalid(raw: bytes) -> int:
+    count, pos = 0, 0
+    while True:
+        try:
+            raw[pos:].decode("utf-8")
+            return count
+        except UnicodeDecodeError as exc:
+            count += 1
+            pos += exc.end
+
+
+def _records(raw_line: bytes, source, where: str):
+    """Text segments of one decoded line: the line itself, or a JSON record's text field."""
+    text = raw_line.decode("utf-8")
+    if source.format == "txt":
+        return [text]
+    if not text.strip():
+        return [""]
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(where, f"invalid JSON ({exc.msg} at column {exc.colno})", "fix the JSON Lines file: one object per line")
+    value = record.get(source.text_field) if isinstance(record, dict) else None
+    if not isinstance(value, str):
+        raise InputError(where, f"no string field '{source.text_field}' in the JSON record",
+                         f"set 'text_field' for source '{source.id}' to the field holding the text")
+    return value.split("\n")
+
+
+class ShardWriter:
+    """Writes `ref<TAB>text` lines into shard-00000.tsv, shard-00001.tsv, ... of about shard_bytes each."""
+
+    def __init__(self, out_dir: Path, shard_bytes: int):
+        self.out_dir, self.shard_bytes = Path(out_dir), shard_bytes
+        self.shards, self._handle = [], None
+
+    def write(self, ref: str, text: str) -> None:
+        if self._handle is None or self.shards[-1]["bytes"] >= self.shard_bytes:
+            self._open_next()
+        data = f"{ref}\t{text}\n"
+        self._handle.write(data)
+        self.shards[-1]["lines"] += 1
+        self.shards[-1]["bytes"] += len(data.encode("utf-8"))
+
+    def _open_next(self) -> None:
+        self.close()
+        index = len(self.shards)
+        self.shards.append({"index": index, "file": f"shard-{index:05d}.tsv", "lines": 0, "bytes": 0})
+        self._handle = open_text(self.out_dir / self.shards[-1]["file"], "w")
+
+    def close(self) -> None:
+        if self._handle:
+            self._handle.close()
+            self._handle = None
+
+
+def read_source(path: Path, source, manifest: str, writer: ShardWriter, rejected, progress) -> dict:
+    """Stream one source into the shard writer; returns its stats."""
+    stats = {"lines_in": 0, "lines_kept": 0, "rejected": Counter(), "bytes": 0, "chars_in": 0, "chars_kept": 0,
+             "invalid_sequences": 0, "invalid_lines": 0, "bom": 0, "crlf_lines": 0}
+    gz = str(path).endswith(".gz")
+    with open(path, "rb") as raw:
+        reader = _HashingReader(raw)
+        stream = gzip.GzipFile(fileobj=reader) if gz else reader
+        line_no = 0
+        try:
+            for raw_line in stream:
+                line_no += 1
+                where = f"{path}:{line_no}"
+                raw_line = raw_line.rstrip(b"\n")
+                if raw_line.endswith(b"\r"):
+                    raw_line = raw_line[:-1]
+                    stats["crlf_lines"] += 1
+                if line_no == 1:
+                    if raw_line.startswith((b"\xff\xfe", b"\xfe\xff")):
+                        raise InputError(where, "UTF-16 byte order mark", "convert the file to UTF-8 (iconv -f UTF-16 -t UTF-8)")
+                    if raw_line.startswith(BOM):
+                        raw_line = raw_line[len(BOM):]
+                        stats["bom"] = 1
+                if b"\x00" in raw_line:
+                    column = raw_line.index(b"\x00") + 1
+                    raise InputError(where, f"NUL byte at column {column} (binary or UTF-16/32 data)",
+                                     "convert the file to UTF-8 text, or remove it from the manifest")
+                ref = f"{source.id}:{line_no}"
+                try:
+                    segments = _records(raw_line, source, where)
+                except UnicodeDecodeError as exc:
+                    bad = _count_invalid(raw_line)
+                    stats["invalid_sequences"] += bad
+                    stats["invalid_lines"] += 1
+                    if stats["invalid_lines"] > source.max_invalid_lines:
+                        raise InputError(where, f"invalid UTF-8 ({bad} bad byte sequence(s), first at byte {exc.start + 1}: "
+                                                f"{raw_line[exc.start:exc.start + 4]!r})",
+                                         f"convert the file to UTF-8, or allow such lines with 'max_invalid_lines' "
+                                         f"for source '{source.id}' in {manifest}")
+                    text = raw_line.decode("utf-8", "backslashreplace")
+                    stats["lines_in"] += 1
+                    stats["chars_in"] += len(text)
+                    stats["rejected"]["invalid_utf8"] += 1
+                    rejected.writerow([ref, "invalid_utf8", f"{bad} invalid sequence(s)", text])
+                    continue
+                for text in segments:
+                    stats["lines_in"] += 1
+                    stats["chars_in"] += len(text)
+                    if not text.strip():
+                        stats["rejected"]["empty"] += 1
+                        rejected.writerow([ref, "empty", "", text])
+                        continue
+                    stats["lines_kept"] += 1
+                    stats["chars_kept"] += len(text)
+                    writer.write(ref, text)
+                progress.update(1)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise InputError(path, f"truncated or corrupt gzip after line {line_no} ({exc})",
+                             "download or compress the file again")
+    actual = reader.digest.hexdigest()
+    if actual != source.sha256:
+        raise InputError(path, f"sha256 mismatch: expected {source.sha256}, actual {actual}",
+                         f"restore the original file, or update sha256 of source '{source.id}' in {manifest} if the change is intended")
+    if stats["lines_in"] == 0:
+        raise InputError(path, "empty source (no lines)", f"fix the file or remove source '{source.id}' from {manifest}")
+    stats["bytes"] = reader.bytes
+    stats["sha256"] = actual
+    return stats
+
+
+def ingest_language(lang, paths, out_dir: Path, shard_bytes: int, report=None) -> dict:
+    """Read every source of `lang` (resolved `paths`, same order) into shards under out_dir."""
+    import csv
+
+    writer = ShardWriter(out_dir, shard_bytes)
+    per_source = {}
+    total_bytes = sum(Path(p).stat().st_size for p in paths)
+    with open_text(out_dir / "rejected.tsv", "w") as rejected_file, \
+            Progress(None, f"ingest {lang.code}", report) as progress:
+        rejected = csv.writer(rejected_file, dialect="excel-tab", lineterminator="\n")
+        rejected.writerow(["ref", "reason", "detail", "text"])
+        for source, path in zip(lang.sources, paths):
+            per_source[source.id] = read_source(Path(path), source, lang.manifest, writer, rejected, progress)
+    writer.close()
+    totals = Counter()
+    reasons = Counter()
+    for stats in per_source.values():
+        reasons.update(stats["rejected"])
+        totals.update({k: v for k, v in stats.items() if isinstance(v, int)})
+    for stats in per_source.values():
+        stats["rejected"] = dict(sorted(stats["rejected"].items()))
+    summary = dict(sorted(totals.items()))
+    summary.update(stage="ingest", lang=lang.code, rejected=dict(sorted(reasons.items())),
+                   sources=per_source, shards=len(writer.shards), source_bytes=total_bytes)
+    return {"stats": summary, "shards": writer.shards}

@@ -1,0 +1,220 @@
+"""Layered language identification.
+
+Layer (a): the Unicode script share of a line's letters against the language's script.
+Layer (b): a fastText supervised classifier trained by the pipeline itself from seed lines
+reserved from every manifest's sources (one label per manifest language, plus `other`
+for foreign material), because off-the-shelf models (lid.176) know no traditional
+Mongolian, no Arabic-script Kazakh and no Zhuang. It separates languages that share a
+script: ug/kk (Arabic), zh/yue (Han).
+Layer (c): the language's probability threshold from its manifest.
+"""
+import hashlib
+import heapq
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, asdict
+
+from common.jsonio import open_text
+from pipeline.text.markup import STRIPPERS
+from pipeline.text.units import units
+
+OTHER = "other"
+LABEL = "__label__"
+_DIGITS = re.compile(r"\d")
+
+
+def lid_view(text: str) -> str:
+    """What the classifier sees: markup gone, lower case, digits as 0, one unit per token
+    (Han characters and Tibetan syllables become tokens, so word n-grams mean something)."""
+    for strip in STRIPPERS.values():
+        text = strip(text)
+    return " ".join(units(_DIGITS.sub("0", text.lower())))
+
+
+def _key(view: str) -> int:
+    return int.from_bytes(hashlib.blake2b(view.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+@dataclass(frozen=True)
+class SeedSettings:
+    seed_lines: int = 3000        # per language (and for `other`), chosen by hash: stable, no RNG
+    heldout_percent: int = 10     # of the seed lines kept out of training for the accuracy report
+    min_seed_chars: int = 15      # shorter lines say too little about their language
+    scan_lines: int = 2_000_000   # per language: seeds come from the first lines only
+
+
+class _BottomK:
+    """The k distinct views with the smallest hash: a deterministic, order-free sample."""
+
+    def __init__(self, k: int):
+        self.k, self.heap, self.keys = k, [], set()
+
+    def offer(self, view: str) -> None:
+        key = _key(view)
+        if key in self.keys or (len(self.heap) >= self.k and -self.heap[0][0] <= key):
+            return
+        heapq.heappush(self.heap, (-key, view))
+        self.keys.add(key)
+        if len(self.heap) > self.k:
+            dropped, _ = heapq.heappop(self.heap)
+            self.keys.discard(-dropped)
+
+    def sorted(self) -> list:
+        return sorted((-neg, view) for neg, view in self.heap)
+
+
+def collect_seeds(languages: dict, shard_paths: dict, table, scripts: dict, settings: SeedSettings, progress=None):
+    """Seed lines per label: {label: [(hash, view), ...]} from every language's ingest shards.
+
+    A line whose dominant script is its language's script is a seed for that language; a
+    line dominated by a script no manifest language uses, or by a `borrowed` script (Latin
+    inside Chinese UI text), is a seed for `other`.
+    """
+    samples = {code: _BottomK(settings.seed_lines) for code in languages}
+    samples[OTHER] = _BottomK(settings.seed_lines)
+    for code, lang in sorted(languages.items()):
+        scanned = 0
+        for path in shard_paths[code]:
+            with open_text(path) as handle:
+                for line in handle:
+                    scanned += 1
+                    if scanned > settings.scan_lines:
+                        break
+                    text = line.rstrip("\n").split("\t", 1)[1]
+                    view = lid_view(text)
+                    if len(view) < settings.min_seed_chars:
+                        continue
+                    script, share, _ = table.dominant(view)
+                    if script == lang.script and share >= lang.min_script_share:
+                        samples[code].offer(view)
+                    elif script is None or (script != lang.script and scripts[script].borrowed):
+                        samples[OTHER].offer(view)
+                    if progress:
+                        progress.update(1)
+    return {label: sample.sorted() for label, sample in samples.items()}
+
+
+def split_seeds(seeds: dict, heldout_percent: int):
+    """Training and held-out lines, `__label__x view`, in hash order (a fixed shuffle)."""
+    train, heldout = [], []
+    for label, items in seeds.items():
+        for key, view in items:
+            (heldout if key % 100 < heldout_percent else train).append((key, label, view))
+    fmt = lambda rows: [f"{LABEL}{label} {view}" for _, label, view in sorted(rows)]
+    return fmt(train), fmt(heldout)
+
+
+@dataclass(frozen=True)
+class FastTextSettings:
+    dim: int = 32
+    epoch: int = 25
+    lr: float = 0.5
+    word_ngrams: int = 2
+    minn: int = 1
+    maxn: int = 4
+    bucket: int = 200_000
+    seed: int = 1234
+
+
+def train_classifier(train_file, model_file, settings: FastTextSettings) -> None:
+    """fastText supervised, single thread: multi-threaded training is not reproducible."""
+    import fasttext
+
+    model = fasttext.train_supervised(
+        input=str(train_file), dim=settings.dim, epoch=settings.epoch, lr=settings.lr,
+        wordNgrams=settings.word_ngrams, minn=settings.minn, maxn=settings.maxn,
+        bucket=settings.bucket, thread=1, seed=settings.seed, verbose=0)
+    model.save_model(str(model_file))
+
+
+class LanguageIdentifier:
+    """The trained classifier: `predict(texts)` -> [(label, probability)]."""
+
+    def __init__(self, model_file):
+        import fasttext
+
+        self.model = fasttext.load_model(str(model_file))
+
+    def predict_views(self, views: list) -> list:
+        labels, probs = self.model.predict(views, k=1)
+        return [(label[0][len(LABEL):], min(float(prob[0]), 1.0)) for label, prob in zip(labels, probs)]
+
+    def predict(self, texts: list) -> list:
+        return self.predict_views([lid_view(t) for t in texts])
+
+
+def evaluate(identifier: LanguageIdentifier, heldout: list, thresholds: dict) -> dict:
+    """Accuracy per true label, share accepted at the language's threshold, confusion counts."""
+    truth = [line.split(" ", 1)[0][len(LABEL):] for line in heldout]
+    views = [line.split(" ", 1)[1] if " " in line else "" for line in heldout]
+    confusion = defaultdict(Counter)
+    accepted = Counter()
+    for true, (pred, prob) in zip(truth, identifier.predict_views(views)):
+        confusion[true][pred] += 1
+        if pred == true and prob >= thresholds.get(true, 0.0):
+            accepted[true] += 1
+    per_label = {}
+    for label, row in sorted(confusion.items()):
+        n = sum(row.values())
+        per_label[label] = {"lines": n, "accuracy": row[label] / n, "accepted_at_threshold": accepted[label] / n}
+    total = sum(v["lines"] for v in per_label.values())
+    return {
+        "accuracy": sum(confusion[l][l] for l in confusion) / total if total else 0.0,
+        "per_label": per_label,
+        "confusion": {t: dict(sorted(row.items())) for t, row in sorted(confusion.items())},
+    }
+
+
+def identify_shard(in_path, kept_path, rejected, lang, table, identifier, progress=None, batch: int = 2048) -> dict:
+    """Keep the lines of `lang`; write rejects with reason, label and probability."""
+    stats = {"lines_in": 0, "lines_kept": 0, "chars_in": 0, "chars_kept": 0, "rejected": Counter(),
+             "rejected_labels": Counter()}
+
+    def flush(pending, out):
+        for (ref, text, _), (label, prob) in zip(pending, identifier.predict_views([v for _, _, v in pending])):
+            if label != lang.code:
+                reason = "lid_other_language"
+                stats["rejected_labels"][label] += 1
+            elif prob < lang.lid_threshold:
+                reason = "lid_low_confidence"
+            else:
+                out.write(f"{ref}\t{text}\n")
+                stats["lines_kept"] += 1
+                stats["chars_kept"] += len(text)
+                continue
+            stats["rejected"][reason] += 1
+            rejected.writerow([ref, reason, f"{label} {prob:.4f}", text])
+        pending.clear()
+
+    with open_text(in_path) as handle, open_text(kept_path, "w") as out:
+        pending = []
+        for line in handle:
+            ref, text = line.rstrip("\n").split("\t", 1)
+            stats["lines_in"] += 1
+            stats["chars_in"] += len(text)
+            view = lid_view(text)
+            share, letters = table.share(view, lang.script)
+            if letters == 0:
+                stats["rejected"]["no_letters"] += 1
+                rejected.writerow([ref, "no_letters", "", text])
+            elif share < lang.min_script_share:
+                script, dominant_share, _ = table.dominant(view)
+                stats["rejected"]["script_mismatch"] += 1
+                rejected.writerow([ref, "script_mismatch", f"{script or 'unknown'} {dominant_share:.2f}", text])
+            else:
+                pending.append((ref, text, view))
+                if len(pending) >= batch:
+                    flush(pending, out)
+            if progress:
+                progress.update(1)
+        flush(pending, out)
+    stats["rejected"] = dict(sorted(stats["rejected"].items()))
+    stats["rejected_labels"] = dict(sorted(stats["rejected_labels"].items()))
+    return stats
+
+
+def settings_dict(*settings) -> dict:
+    merged = {}
+    for item in settings:
+        merged.update(asdict(item))
+    return merged

@@ -1,0 +1,93 @@
+"""Per-script text normalisation.
+
+There is deliberately no global NFKC: it turns U+202F (Mongolian narrow no-break space)
+into a space and splits Kazakh U+0675-0678, and NFC reorders Tibetan vowel signs.
+Each script lists, in corpora_manifests/scripts.yaml, the steps it needs from STEPS, and
+the invisible characters it must keep (Mongolian FVS/MVS/NNBSP, ZWJ/ZWNJ in Arabic).
+Everything else invisible is removed (format controls) or becomes a plain space.
+"""
+import re
+import sys
+import unicodedata
+
+
+def _in_ranges(cp: int, ranges) -> bool:
+    return any(lo <= cp <= hi for lo, hi in ranges)
+
+
+def _table(ranges, convert) -> dict:
+    """str.translate table: every code point in `ranges` whose conversion differs."""
+    table = {}
+    for lo, hi in ranges:
+        for cp in range(lo, hi + 1):
+            out = convert(chr(cp))
+            if out != chr(cp):
+                table[cp] = out
+    return table
+
+
+def _full_decomposition(ch: str) -> str:
+    """Recursive (compatibility) decomposition without canonical reordering."""
+    decomposition = unicodedata.decomposition(ch)
+    if not decomposition:
+        return ch
+    parts = [p for p in decomposition.split() if not p.startswith("<")]
+    return "".join(_full_decomposition(chr(int(p, 16))) for p in parts)
+
+
+def _presentation_form(ch: str) -> str:
+    return unicodedata.normalize("NFKC", ch) if unicodedata.decomposition(ch) else ch
+
+
+_TIBETAN_DECOMPOSE = _table([(0x0F00, 0x0FFF)], _full_decomposition)
+_ARABIC_FORMS = _table([(0xFB50, 0xFDFF), (0xFE70, 0xFEFE)], _presentation_form)
+_FULLWIDTH_ALNUM = {cp: cp - 0xFEE0 for lo, hi in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
+                    for cp in range(lo, hi + 1)}
+_TSHEG_RUN = re.compile("\u0F0B{2,}")
+_TSHEG_BEFORE_SHAD = re.compile("(?<!\u0F44)\u0F0B(?= *[\u0F0D-\u0F11\u0F14])")
+
+STEPS = {
+    # Canonical composition: safe for Latin, Hangul (jamo -> syllables), Han, Arabic.
+    "nfc": lambda text: unicodedata.normalize("NFC", text),
+    # Arabic presentation forms (FB50-FDFF, FE70-FEFE) to base letters, and nothing else:
+    # NFKC restricted to those blocks leaves Kazakh U+0675-0678 intact.
+    "arabic_presentation_forms": lambda text: text.translate(_ARABIC_FORMS),
+    # Tatweel (kashida) is typographic elongation, not a letter.
+    "remove_tatweel": lambda text: text.replace("\u0640", ""),
+    # Precomposed and discouraged Tibetan letters (U+0F43, U+0F73, U+0F77, U+0F81, ...) and the
+    # non-breaking tsheg U+0F0C to their parts, in stored order: no NFC/NFD reordering.
+    "tibetan_decompose": lambda text: text.translate(_TIBETAN_DECOMPOSE),
+    # One tsheg between syllables; no tsheg before a shad except after nga (the ང་། spelling).
+    "tibetan_tsheg": lambda text: _TSHEG_BEFORE_SHAD.sub("", _TSHEG_RUN.sub("\u0F0B", text)),
+    # Full-width digits and Latin letters (common in Chinese text) to ASCII; punctuation stays.
+    "fullwidth_alnum": lambda text: text.translate(_FULLWIDTH_ALNUM),
+}
+
+_SPACE_RUN = re.compile(" {2,}")
+_INVISIBLE = [cp for cp in range(sys.maxunicode + 1)
+              if unicodedata.category(chr(cp)) in ("Cc", "Cf", "Zs", "Zl", "Zp") and cp not in (0x20, 0x0A)]
+
+
+class Normalizer:
+    """Normalise one line for a script: invisible characters, the script's steps, spaces."""
+
+    def __init__(self, steps, keep_format=()):
+        unknown = [s for s in steps if s not in STEPS]
+        if unknown:
+            raise ValueError(f"unknown normalisation step(s): {unknown}")
+        self.steps = [STEPS[s] for s in steps]
+        self.table = {}
+        for cp in _INVISIBLE:
+            if _in_ranges(cp, keep_format):
+                continue
+            category = unicodedata.category(chr(cp))
+            # Tabs, line and paragraph separators, NBSP and other spaces become a plain space;
+            # other controls and format characters (ZWSP, BOM, bidi marks, soft hyphen) go.
+            spacing = category in ("Zs", "Zl", "Zp") or cp in (0x09, 0x0B, 0x0C, 0x0D, 0x85)
+            self.table[cp] = " " if spacing else None
+
+    def __call__(self, text: str) -> str:
+        text = text.translate(self.table)
+        for step in self.steps:
+            text = step(text)
+        return _SPACE_RUN.sub(" ", text).strip()

@@ -13,7 +13,7 @@ from pipeline.text.units import units
 class FilterSettings:
     min_chars: int = 10            # shorter lines (after cleaning) carry too little text
     max_chars: int = 5000          # longer ones are usually concatenated pages or tables
-    min_script_ratio: float = 0.5  # share of non-space characters in the language's script
+    min_script_ratio: float = 0.5  # share of units (words, numbers) in the language's script
     max_repetition: float = 0.4    # share of repeated unit n-grams within the line
 
     @classmethod

@@ -3,8 +3,8 @@
 Two measures, both per line:
 - unit share: of the line's units (words, Tibetan syllables, Han characters) that contain
   a letter, how many are written in a script (language ID, layer a; seed selection);
-- script ratio: of the non-space characters other than foreign punctuation, how many are
-  in the script's ranges (cleaning filter), so digits, Latin and symbols lower it.
+- script ratio: of all units, numbers included, how many have a character in the
+  script's ranges (cleaning filter), so numbers, Latin words and foreign text lower it.
 """
 import bisect
 import unicodedata
@@ -66,14 +66,9 @@ class ScriptTable:
         return (counts.get(code, 0) / total if total else 0.0), total
 
     def ratio(self, text: str, code: str) -> float:
-        """Share of the script's characters among non-space characters; punctuation from
-        other blocks (CJK and ASCII marks) is neutral, the script's own (tsheg, shad) counts."""
-        inside = counted = 0
-        for ch in text:
-            if ch.isspace():
-                continue
-            mine = self.script_of(ch) == code
-            if mine or unicodedata.category(ch)[0] != "P":
-                counted += 1
-                inside += mine
-        return inside / counted if counted else 0.0
+        """Share of units (words, syllables, Han characters, numbers) with a character in the
+        script's ranges: numbers, Latin words and foreign text lower it."""
+        seq = units(text)
+        if not seq:
+            return 0.0
+        return sum(1 for unit in seq if any(self.script_of(ch) == code for ch in unit)) / len(seq)

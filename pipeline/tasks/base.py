@@ -48,10 +48,9 @@ class StageTask(luigi.Task):
         return luigi.task.flatten(self.requires())
 
     def fingerprint(self) -> str:
-        if not hasattr(self, "_fingerprint"):
-            self._fingerprint = fingerprint(self.stage, self.version, self.settings(),
-                                            [task.fingerprint() for task in self.upstream()])
-        return self._fingerprint
+        """Recomputed on every call (cheap): luigi caches task instances, settings may change."""
+        return fingerprint(self.stage, self.version, self.settings(),
+                           [task.fingerprint() for task in self.upstream()])
 
     def base_dir(self):
         return config.work_dir() / self.stage / f"{self.scope()}-{self.fingerprint()}"

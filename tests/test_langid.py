@@ -1,0 +1,58 @@
+"""Language ID on the real corpora: held-out accuracy targets and the command-line tool."""
+import subprocess
+import sys
+
+import luigi
+import pytest
+
+from tests.conftest import DATA_ROOT, MANIFESTS, REPO
+
+TARGETS = {"bo": 0.99, "mn": 0.99, "ko": 0.99, "za": 0.99, "ug": 0.97, "kk": 0.97, "zh": 0.95, "yue": 0.95}
+
+
+@pytest.fixture(scope="module")
+def model_task(tmp_path_factory):
+    """TrainLangID over every shipped manifest and the full shared corpora."""
+    from pipeline.tasks.corpus import TrainLangID
+
+    env = {"CINO_WORK_DIR": str(tmp_path_factory.mktemp("lid-work")), "CINO_DATA_ROOT": str(DATA_ROOT),
+           "CINO_MANIFESTS_DIR": str(MANIFESTS)}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        luigi.task_register.Register.clear_instance_cache()
+        task = TrainLangID()
+        assert luigi.build([task], local_scheduler=True, workers=1, log_level="WARNING")
+        yield task, task.stats(), task.model_file()
+    luigi.task_register.Register.clear_instance_cache()
+
+
+@pytest.mark.parametrize("lang,target", sorted(TARGETS.items()))
+def test_heldout_accuracy_meets_target(model_task, lang, target):
+    _, stats, _ = model_task
+    result = stats["per_label"][lang]
+    assert result["lines"] >= 10
+    assert result["accuracy"] >= target, f"{lang}: {result}"
+
+
+def test_confusion_table_covers_every_label(model_task):
+    _, stats, _ = model_task
+    assert set(stats["confusion"]) == set(TARGETS) | {"other"}
+    assert stats["heldout_lines"] == sum(sum(row.values()) for row in stats["confusion"].values())
+
+
+def test_command_line_tool_prints_label_and_probability(model_task):
+    _, _, model = model_task
+    lines = ["བོད་ཀྱི་སྐད་ཡིག་ནི་རིག་གནས་ཀྱི་གཞི་རྩ་ཡིན།", "ئۇيغۇر تىلى بىزنىڭ ئانا تىلىمىز بولۇپ، ئۇنى ياخشى ئۆگىنىشىمىز كېرەك.",
+             "한국어는 대한민국의 공용어이며 많은 사람들이 사용합니다."]
+    done = subprocess.run([sys.executable, "-m", "pipeline.langid", str(model)], input="\n".join(lines) + "\n",
+                          capture_output=True, text=True, cwd=REPO, check=True)
+    rows = [row.split("\t") for row in done.stdout.splitlines()]
+    assert [label for label, _ in rows] == ["bo", "ug", "ko"]
+    assert all(0.5 < float(prob) <= 1.0 for _, prob in rows)
+
+
+def test_command_line_tool_rejects_a_missing_model(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "pipeline.langid", str(tmp_path / "none.bin")], input="",
+                          capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "none.bin" in done.stderr

@@ -30,8 +30,7 @@ def rejected_table(per_language: dict) -> pd.DataFrame:
     for code, stages in sorted(per_language.items()):
         rows[code] = {(stage, reason): count for stage in STAGES
                       for reason, count in stages[stage]["rejected"].items()}
-    table = pd.DataFrame.from_dict(rows, orient="index").fillna(0).astype(int)
-    table = table.reindex(sorted(table.columns), axis=1)
-    table.columns = pd.MultiIndex.from_tuples(table.columns)
-    table.index.name = "lang"
+    columns = pd.MultiIndex.from_tuples(sorted({key for row in rows.values() for key in row}), names=["stage", "reason"])
+    table = pd.DataFrame([[row.get(key, 0) for key in columns] for row in rows.values()],
+                         index=pd.Index(list(rows), name="lang"), columns=columns)
     return table

@@ -8,6 +8,8 @@ Mongolian, no Arabic-script Kazakh and no Zhuang. It separates languages that sh
 script: ug/kk (Arabic), zh/yue (Han).
 Layer (c): the language's probability threshold from its manifest.
 """
+import ctypes
+import ctypes.util
 import hashlib
 import heapq
 import re
@@ -18,6 +20,7 @@ from common.jsonio import open_text
 from pipeline.text.markup import STRIPPERS
 from pipeline.text.units import units
 
+_M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
 OTHER = "other"
 LABEL = "__label__"
 _DIGITS = re.compile(r"\d")
@@ -116,10 +119,28 @@ class FastTextSettings:
     seed: int = 1234
 
 
+def _fresh_pages_for_large_allocations() -> None:
+    """Make fastText's single-thread training reproducible.
+
+    fasttext-numpy2 keeps matrices in uninitialised aligned memory, and with thread=1 it
+    initialises only the first tenth of the input matrix (DenseMatrix::uniform). The rest
+    is whatever the allocator hands out: zero pages from mmap in a fresh process, recycled
+    heap garbage once glibc has raised its dynamic mmap threshold - then training differs
+    from run to run or diverges ("Encountered NaN"). Pinning the threshold (mallopt
+    M_MMAP_THRESHOLD) keeps every large allocation on fresh, zeroed mmap pages.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        libc.mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
+    except (OSError, AttributeError, TypeError):  # not glibc: nothing to pin
+        pass
+
+
 def train_classifier(train_file, model_file, settings: FastTextSettings) -> None:
-    """fastText supervised, single thread: multi-threaded training is not reproducible."""
+    """fastText supervised, single thread: multi-threaded (Hogwild) training is not reproducible."""
     import fasttext
 
+    _fresh_pages_for_large_allocations()
     model = fasttext.train_supervised(
         input=str(train_file), dim=settings.dim, epoch=settings.epoch, lr=settings.lr,
         wordNgrams=settings.word_ngrams, minn=settings.minn, maxn=settings.maxn,

@@ -1,0 +1,198 @@
+"""The corpus half as users run it: accounting, idempotence, resume after SIGKILL, task ids,
+changed thresholds, a language added through data only, and bad input at the command line."""
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import luigi
+import pytest
+import yaml
+
+from common.atomic import SUCCESS, is_complete
+from common.fingerprint import sha256_file
+from common.jsonio import read_json
+from tests.conftest import REPO, TESTS_DATA, build_corpus, run_luigi
+
+LANGS = "bo,mn,ug"
+
+
+def tree(root: Path) -> dict:
+    """Every produced file (bytes), timings and downloads aside: those are not artifacts."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.relative_to(root).parts[0] not in ("timings", "downloads")}
+
+
+@pytest.fixture(scope="module")
+def reference(mini_corpus):
+    """One uninterrupted run of the corpus half on real (truncated) corpora."""
+    started = time.time()
+    done = run_luigi(["BuildCINO", "--lang", LANGS, "--workers", "2"], mini_corpus)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return {"env": mini_corpus, "seconds": time.time() - started, "output": done.stdout + done.stderr,
+            "work": Path(mini_corpus["CINO_WORK_DIR"])}
+
+
+def test_every_filtering_stage_accounts_for_every_line(reference):
+    work = reference["work"]
+    checked = 0
+    for stats_file in work.rglob("stats.json"):
+        stats = read_json(stats_file)
+        if "lines_in" not in stats:
+            continue
+        rejected = sum(stats["rejected"].values())
+        assert stats["lines_in"] == stats["lines_kept"] + rejected, stats_file
+        rejected_tsv = stats_file.parent / "rejected.tsv"
+        if rejected_tsv.exists():
+            with open(rejected_tsv, encoding="utf-8", newline="") as handle:
+                assert sum(1 for _ in csv.reader(handle, dialect="excel-tab")) - 1 == rejected, rejected_tsv
+        checked += 1
+    assert checked >= 3 * 5  # ingest, langid, clean, dedup, split for each language
+    for lang in LANGS.split(","):
+        (ingest,) = work.glob(f"ingest/{lang}-*/stats.json")
+        (langid,) = work.glob(f"langid/{lang}-*/shard-00000/stats.json")
+        (clean,) = work.glob(f"clean/{lang}-*/shard-00000/stats.json")
+        (dedup,) = work.glob(f"dedup/{lang}-*/stats.json")
+        (split,) = work.glob(f"split/{lang}-*/stats.json")
+        chain = [read_json(p) for p in (ingest, langid, clean, dedup, split)]
+        for before, after in zip(chain, chain[1:]):
+            assert before["lines_kept"] == after["lines_in"]
+        assert chain[-1]["lines_kept"] > 0
+
+
+def test_build_prints_the_per_language_table(reference):
+    out = reference["output"]
+    assert "lines and characters in and kept, stage by stage" in out
+    table = out.split("stage by stage\n", 1)[1]
+    for lang in LANGS.split(","):
+        assert f"\n{lang} " in table
+
+
+def test_finished_dag_reruns_as_a_noop_in_seconds(reference):
+    started = time.time()
+    done = run_luigi(["BuildCINO", "--lang", "ug,mn,bo"], reference["env"])
+    assert done.returncode == 0
+    assert "Did not run any tasks" in done.stderr + done.stdout
+    assert time.time() - started < 15
+
+
+def test_sigkill_at_any_point_then_rerun_gives_identical_outputs(reference, tmp_path):
+    env = {**reference["env"], "CINO_WORK_DIR": str(tmp_path / "work")}
+    command = [str(Path(sys.executable).parent / "luigi"), "--module", "pipeline", "BuildCINO", "--lang", LANGS,
+               "--workers", "2", "--local-scheduler"]
+    kills = 0
+    for fraction in (0.15, 0.3, 0.45, 0.6, 0.75, 0.9):
+        process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, start_new_session=True,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            process.wait(timeout=reference["seconds"] * fraction)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # the scheduler and both worker processes
+            process.wait()
+            kills += 1
+    assert kills >= 3
+    done = subprocess.run(command, cwd=REPO, env={**os.environ, **env}, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    resumed, uninterrupted = tree(tmp_path / "work"), tree(reference["work"])
+    assert not [name for name in resumed if ".tmp-" in name]
+    assert sorted(resumed) == sorted(uninterrupted)
+    assert [name for name in resumed if resumed[name] != uninterrupted[name]] == []
+
+
+def test_task_ids_do_not_depend_on_lang_order(mini_corpus, cino_env):
+    from pipeline import BuildCINO
+
+    cino_env(mini_corpus)
+    ids = {BuildCINO(lang=order).task_id for order in ("bo,mn,ug", "ug,bo,mn", "mn, ug ,bo,bo")}
+    ids.add(BuildCINO.from_str_params({"lang": "ug,mn,bo"}).task_id)
+    assert len(ids) == 1
+    assert BuildCINO(lang="all").lang == ("bo", "kk", "ko", "mn", "ug", "yue", "za", "zh")
+
+
+def test_changed_threshold_reruns_exactly_what_depends_on_it(tmp_path, cino_env):
+    from pipeline import Clean, CorpusReport, Dedup, IdentifyLanguage, Ingest, Split, TrainLangID
+
+    env = cino_env(build_corpus(tmp_path, 400))
+    assert luigi.build([CorpusReport(lang="bo,mn")], local_scheduler=True, log_level="WARNING")
+    before = {p for p in Path(env["CINO_WORK_DIR"]).glob("*/*") if p.parent.name != "timings"}
+    manifest = Path(env["CINO_MANIFESTS_DIR"]) / "bo.yaml"
+    doc = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+    doc["filters"] = {"min_chars": 40}
+    manifest.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    luigi.task_register.Register.clear_instance_cache()
+    unchanged = [Ingest(lang="bo"), TrainLangID(), IdentifyLanguage(lang="bo", shard=0), Clean(lang="mn", shard=0),
+                 Dedup(lang="mn"), Split(lang="mn")]
+    stale = [Clean(lang="bo", shard=0), Dedup(lang="bo"), Split(lang="bo"), CorpusReport(lang="bo,mn")]
+    assert all(task.complete() for task in unchanged)
+    assert not any(task.complete() for task in stale)
+    assert luigi.build([CorpusReport(lang="bo,mn")], local_scheduler=True, log_level="WARNING")
+    added = {p for p in Path(env["CINO_WORK_DIR"]).glob("*/*") if p.parent.name != "timings"} - before
+    assert sorted(p.parent.name for p in added) == ["clean", "corpus_report", "dedup", "split"]
+    assert all(p.name.startswith("bo") for p in added if p.parent.name != "corpus_report")
+    assert Clean(lang="bo", shard=0).stats()["rejected"]["too_short"] > 0
+
+
+def test_a_new_language_and_script_through_data_only(tmp_path):
+    """Kyrgyz in Cyrillic: one manifest, one scripts.yaml entry, no code."""
+    text = (TESTS_DATA / "ky" / "gettext-ui.txt").read_bytes()
+    cyrillic = {"Cyrl": {"name": "Cyrillic", "ranges": ["0400-04FF", "0500-052F"], "normalization": ["nfc"],
+                         "keep_format": [], "shingle": 3, "tokenizer": {"own_model": False}}}
+    ky = {"code": "ky", "name": "Kyrgyz", "script": "Cyrl", "lid": {"threshold": 0.5},
+          "sources": [{"id": "gettext-ui", "path": "ky/gettext-ui.txt", "format": "txt", "markup": ["gettext"],
+                       "license": "GPL-3+ (tar, grep) and others, see tests/data/ky/SOURCES.md",
+                       "origin": "Debian 12 message catalogues"}]}
+    env = build_corpus(tmp_path, 300, extra_manifests={"ky": ky}, extra_files={"ky/gettext-ui.txt": text},
+                       scripts_extra=cyrillic)
+    done = run_luigi(["BuildCINO", "--lang", "ky,mn", "--workers", "2"], env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    work = Path(env["CINO_WORK_DIR"])
+    (model_stats,) = work.glob("langid_model/all-*/stats.json")
+    assert read_json(model_stats)["per_label"]["ky"]["accuracy"] >= 0.99
+    (split_stats,) = work.glob("split/ky-*/stats.json")
+    assert read_json(split_stats)["splits"]["train"]["lines"] > 300
+    assert "\nky " in done.stdout
+
+
+def test_bad_source_fails_with_one_line_and_damages_nothing(tmp_path):
+    env = build_corpus(tmp_path, 300)
+    assert run_luigi(["Split", "--lang", "mn"], env).returncode == 0
+    work = Path(env["CINO_WORK_DIR"])
+    finished = {p: sha256_file(p) for p in work.rglob("*") if p.is_file() and "timings" not in p.parts}
+    extra = Path(env["CINO_DATA_ROOT"]) / "ug" / "extra.txt"
+    extra.write_text("قوشۇلغان قۇر، ھۆججەت ئۆزگەرتىلدى\n", encoding="utf-8")
+    manifest = Path(env["CINO_MANIFESTS_DIR"]) / "ug.yaml"
+    doc = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+    doc["sources"].append({"id": "extra", "path": "ug/extra.txt", "sha256": "0" * 64, "license": "test",
+                           "origin": "test"})
+    manifest.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    done = run_luigi(["BuildCINO", "--lang", "mn,ug"], env)
+    assert done.returncode == 30
+    errors = [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("ERROR: ")]
+    assert any("extra.txt: sha256 mismatch: expected " + "0" * 64 in line and "; fix: " in line for line in errors)
+    assert "Traceback" not in done.stderr
+    assert not list(work.glob("ingest/ug-*.tmp-*"))
+    assert len(list(work.glob("ingest/ug-*/" + SUCCESS))) == 1  # the earlier, still valid one only
+    assert {p: sha256_file(p) for p in finished} == finished
+
+
+def test_language_with_every_line_rejected_names_the_filter(tmp_path):
+    korean_as_tibetan = {"code": "xbo", "name": "mislabelled", "script": "Tibt",
+                         "sources": [{"id": "law", "path": "ko/konlpy-law.txt", "format": "txt",
+                                      "license": "GPL-3.0+", "origin": "konlpy"}]}
+    env = build_corpus(tmp_path, 200, extra_manifests={"xbo": korean_as_tibetan})
+    done = run_luigi(["BuildCINO", "--lang", "xbo"], env)
+    assert done.returncode == 30
+    (message,) = [line for line in (done.stdout + done.stderr).splitlines() if "every line of 'xbo'" in line]
+    assert message.startswith("ERROR: ") and "rejected by IdentifyLanguage" in message and "script_mismatch" in message
+    assert not list(Path(env["CINO_WORK_DIR"]).glob("dedup/xbo-*/" + SUCCESS))
+
+
+def test_unknown_language_code_fails_at_once_with_the_known_codes(mini_corpus):
+    done = run_luigi(["BuildCINO", "--lang", "bo,xx"], mini_corpus)
+    assert done.returncode != 0
+    errors = [line for line in (done.stdout + done.stderr).splitlines() if "unknown language code" in line]
+    assert errors == ["ERROR: --lang: unknown language code(s) xx; fix: use codes from corpora_manifests: "
+                      "bo, kk, ko, mn, ug, yue, za, zh (or 'all')"]

@@ -15,20 +15,21 @@ def test_units_are_syllables_words_and_han_characters():
 
 
 def test_english_words_in_chinese_count_once_each():
-    script, share, units_with_letters = TABLE.dominant("佢成日講啲唔make sense嘅嘢")
+    script, share, units_with_letters = TABLE.dominant(units("佢成日講啲唔make sense嘅嘢"))
     assert script == "Han" and units_with_letters == 10 and share == 8 / 10
 
 
 def test_share_of_a_script():
-    assert TABLE.share("ئۇيغۇر تىلى AT-SPI", "Arab") == (0.5, 4)
-    assert TABLE.share("123 ...", "Arab") == (0.0, 0)
+    assert TABLE.share(units("ئۇيغۇر تىلى AT-SPI"), "Arab") == (0.5, 4)
+    assert TABLE.share(units("123 ..."), "Arab") == (0.0, 0)
 
 
 def test_script_ratio_counts_numbers_against_the_script():
-    assert TABLE.ratio("발의연월일 : 2010. 11. 12.", "Hang") == 0.25
-    assert TABLE.ratio("ལོ ༢༠༡༥ ལོར", "Tibt") == 1.0  # Tibetan digits are in the script's block
+    assert TABLE.ratio(units("발의연월일 : 2010. 11. 12."), "Hang") == 0.25
+    assert TABLE.ratio(units("ལོ ༢༠༡༥ ལོར"), "Tibt") == 1.0  # Tibetan digits are in the script's block
+    assert TABLE.ratio([], "Tibt") == 0.0
 
 
 def test_unknown_letters_are_their_own_group():
-    script, share, _ = TABLE.dominant("Ελληνικά κείμενα")
+    script, share, _ = TABLE.dominant(units("Ελληνικά κείμενα"))
     assert script is None and share == 1.0

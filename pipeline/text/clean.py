@@ -6,6 +6,7 @@ from common.jsonio import open_text
 from pipeline.text import filters
 from pipeline.text.markup import strip_markup
 from pipeline.text.normalize import Normalizer
+from pipeline.text.units import units
 
 
 def clean_shard(in_path, kept_path, rejected_path, lang, script, table, settings, progress=None) -> dict:
@@ -24,8 +25,9 @@ def clean_shard(in_path, kept_path, rejected_path, lang, script, table, settings
             stripped = strip_markup(raw, markup[ref.rsplit(":", 1)[0]])
             text = normalize(stripped)
             stats["lines_changed_by_normalisation"] += text != stripped.strip()
-            ratio = table.ratio(text, lang.script) if text else 0.0
-            reason = filters.check(text, ratio, script.shingle, settings)
+            seq = units(text)
+            ratio = table.ratio(seq, lang.script)
+            reason = filters.check(text, seq, ratio, script.shingle, settings)
             if reason:
                 stats["rejected"][reason] += 1
                 detail = f"script_ratio {ratio:.2f}" if reason == "low_script_ratio" else f"{len(text)} chars"

@@ -6,7 +6,6 @@ language under `filters:`. Each check returns the reason a line is rejected, or 
 from dataclasses import dataclass, fields, replace
 from typing import Optional
 
-from pipeline.text.units import units
 
 
 @dataclass(frozen=True)
@@ -26,17 +25,16 @@ class FilterSettings:
         return replace(self, **typed)
 
 
-def repetition(text: str, n: int) -> float:
-    """Share of unit n-grams that repeat an earlier n-gram of the same line (0 = none)."""
-    seq = units(text)
+def repetition(seq: list, n: int) -> float:
+    """Share of the n-grams of units `seq` that repeat an earlier n-gram of the line (0 = none)."""
     grams = [tuple(seq[i:i + n]) for i in range(len(seq) - n + 1)]
     if len(grams) < 2:
         return 0.0
     return 1.0 - len(set(grams)) / len(grams)
 
 
-def check(text: str, script_ratio: float, shingle: int, settings: FilterSettings) -> Optional[str]:
-    """Reason to reject a cleaned line, or None to keep it."""
+def check(text: str, seq: list, script_ratio: float, shingle: int, settings: FilterSettings) -> Optional[str]:
+    """Reason to reject a cleaned line (with units `seq`), or None to keep it."""
     if not text:
         return "empty_after_cleaning"
     if len(text) < settings.min_chars:
@@ -45,6 +43,6 @@ def check(text: str, script_ratio: float, shingle: int, settings: FilterSettings
         return "too_long"
     if script_ratio < settings.min_script_ratio:
         return "low_script_ratio"
-    if repetition(text, shingle) > settings.max_repetition:
+    if repetition(seq, shingle) > settings.max_repetition:
         return "repetitive"
     return None

@@ -26,12 +26,16 @@ LABEL = "__label__"
 _DIGITS = re.compile(r"\d")
 
 
-def lid_view(text: str) -> str:
-    """What the classifier sees: markup gone, lower case, digits as 0, one unit per token
-    (Han characters and Tibetan syllables become tokens, so word n-grams mean something)."""
+def lid_units(text: str) -> list:
+    """What the classifier sees, as units: markup gone, lower case, digits as 0. Han
+    characters and Tibetan syllables are units, so word n-grams mean something."""
     for strip in STRIPPERS.values():
         text = strip(text)
-    return " ".join(units(_DIGITS.sub("0", text.lower())))
+    return units(_DIGITS.sub("0", text.lower()))
+
+
+def lid_view(text: str) -> str:
+    return " ".join(lid_units(text))
 
 
 def _key(view: str) -> int:
@@ -83,11 +87,11 @@ def collect_seeds(languages: dict, shard_paths: dict, table, scripts: dict, sett
                     scanned += 1
                     if scanned > settings.scan_lines:
                         break
-                    text = line.rstrip("\n").split("\t", 1)[1]
-                    view = lid_view(text)
+                    seq = lid_units(line.rstrip("\n").split("\t", 1)[1])
+                    view = " ".join(seq)
                     if len(view) < settings.min_seed_chars:
                         continue
-                    script, share, _ = table.dominant(view)
+                    script, share, _ = table.dominant(seq)
                     if script == lang.script and share >= lang.min_script_share:
                         samples[code].offer(view)
                     elif script is None or (script != lang.script and scripts[script].borrowed):
@@ -213,17 +217,17 @@ def identify_shard(in_path, kept_path, rejected, lang, table, identifier, progre
             ref, text = line.rstrip("\n").split("\t", 1)
             stats["lines_in"] += 1
             stats["chars_in"] += len(text)
-            view = lid_view(text)
-            share, letters = table.share(view, lang.script)
+            seq = lid_units(text)
+            share, letters = table.share(seq, lang.script)
             if letters == 0:
                 stats["rejected"]["no_letters"] += 1
                 rejected.writerow([ref, "no_letters", "", text])
             elif share < lang.min_script_share:
-                script, dominant_share, _ = table.dominant(view)
+                script, dominant_share, _ = table.dominant(seq)
                 stats["rejected"]["script_mismatch"] += 1
                 rejected.writerow([ref, "script_mismatch", f"{script or 'unknown'} {dominant_share:.2f}", text])
             else:
-                pending.append((ref, text, view))
+                pending.append((ref, text, " ".join(seq)))
                 if len(pending) >= batch:
                     flush(pending, out)
             if progress:

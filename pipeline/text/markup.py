@@ -32,6 +32,8 @@ def _template(match) -> str:
 
 
 def strip_wiki(text: str) -> str:
+    if not any(mark in text for mark in ("{{", "[", "''", "$", "__")):
+        return text
     for _ in range(5):  # templates nest; strip innermost first
         stripped = _TEMPLATE.sub(_template, text)
         if stripped == text:
@@ -45,10 +47,14 @@ def strip_wiki(text: str) -> str:
 
 
 def strip_html(text: str) -> str:
+    if "<" not in text and "&" not in text:
+        return text
     return html.unescape(_TAG.sub(" ", _COMMENT.sub(" ", text)))
 
 
 def strip_gettext(text: str) -> str:
+    if "%" not in text and "_" not in text:
+        return text
     return _MNEMONIC.sub("", _PRINTF.sub("", text))
 
 

@@ -8,7 +8,7 @@ line counts once, like one Han character, not once per letter.
 """
 import regex
 
-_UNIT = regex.compile(r"\p{Han}|(?:(?!\p{Han})[\p{L}\p{M}\p{N}\u200c\u200d\u180e\u202f])+")
+_UNIT = regex.compile(r"\p{Han}|[[\p{L}\p{M}\p{N}\u200c\u200d\u180e\u202f]--\p{Han}]+", regex.V1)
 
 
 def units(text: str) -> list:

@@ -1,0 +1,197 @@
+"""Throughput and peak memory of the corpus stages, beside a floor measured in the same run.
+
+    python bench/corpus_throughput.py [--langs bo,mn,ug] [--scales 1,10] [--dir /tmp/cino-bench]
+
+For each scale s the demo sources of the chosen languages are repeated s times (real text,
+manifests rewritten to the new sha256). Every stage then runs in its own child process
+over all chosen languages, with the same plain functions the Luigi tasks call, and reports
+lines, input MB, seconds and peak resident memory (VmHWM). Split is fed the cleaned lines
+rather than the deduplicated ones, so that it too sees 10x the lines at 10x. The floor is reading the ingest shards'
+lines plus raw fastText `predict` on them (the language-ID model trained at 1x), and each
+stage's lines/s is printed as a ratio to it. Memory should stay flat from 1x to 10x: every
+stage streams; dedup keeps 16 bytes per line of index.
+"""
+import argparse
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from common.fingerprint import sha256_file  # noqa: E402
+from common.jsonio import open_text, write_json  # noqa: E402
+from pipeline.manifest import load_catalog  # noqa: E402
+
+STAGES = ("ingest", "floor", "langid", "clean", "dedup", "split")
+
+
+def build_data(root: Path, langs: list, scale: int) -> Path:
+    """Repeat each source `scale` times under root/data; manifests under root/manifests."""
+    import yaml
+
+    data, manifests = root / "data", root / "manifests"
+    manifests.mkdir(parents=True)
+    shutil.copy(REPO / "corpora_manifests" / "scripts.yaml", manifests)
+    for path in sorted((REPO / "corpora_manifests").glob("*.yaml")):
+        if path.name == "scripts.yaml":
+            continue
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        repeat = scale if doc["code"] in langs else 1
+        for source in doc["sources"]:
+            target = data / source["path"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            content = (REPO.parent / "shared" / "corpora" / source["path"]).read_bytes()
+            with open(target, "wb") as out:
+                for _ in range(repeat):
+                    out.write(content)
+            source["sha256"] = sha256_file(target)
+        (manifests / path.name).write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return manifests
+
+
+def child(stage: str, root: Path, langs: list, model: Path) -> dict:
+    """Run one stage over all languages in this process; return its measurements."""
+    from pipeline.text import lid
+    from pipeline.text.clean import clean_shard
+    from pipeline.text.dedup import DedupSettings, dedup_language
+    from pipeline.text.filters import FilterSettings
+    from pipeline.text.ingest import ingest_language
+    from pipeline.text.scripts import ScriptTable
+    from pipeline.text.split import SplitSettings, split_language
+
+    catalog = load_catalog(root / "manifests")
+    table = ScriptTable(catalog.scripts)
+    lines = nbytes = 0
+    started = time.perf_counter()
+    for code in langs:
+        lang, script = catalog.languages[code], catalog.scripts[catalog.languages[code].script]
+        stage_dir = lambda name: root / name / code  # noqa: E731
+        inputs = {
+            "ingest": [root / "data" / s.path for s in lang.sources],
+            "floor": sorted(stage_dir("ingest").glob("shard-*.tsv")),
+            "langid": sorted(stage_dir("ingest").glob("shard-*.tsv")),
+            "clean": sorted(stage_dir("langid").glob("shard-*/kept.tsv")),
+            "dedup": sorted(stage_dir("clean").glob("shard-*/kept.tsv")),
+            # Split reads clean's output here, not dedup's: at 10x dedup removes the repeats.
+            "split": sorted(stage_dir("clean").glob("shard-*/kept.tsv")),
+        }[stage]
+        nbytes += sum(p.stat().st_size for p in inputs)
+        if stage == "ingest":
+            stage_dir("ingest").mkdir(parents=True)
+            lines += ingest_language(lang, inputs, stage_dir("ingest"), 64 << 20)["stats"]["lines_in"]
+        elif stage == "floor":
+            import fasttext
+
+            model_ft = fasttext.load_model(str(model))
+            for path in inputs:
+                with open_text(path) as handle:
+                    batch = []
+                    for line in handle:
+                        batch.append(line.rstrip("\n").split("\t", 1)[1])
+                        if len(batch) == 2048:
+                            model_ft.predict(batch, k=1)
+                            lines, batch = lines + len(batch), []
+                    model_ft.predict(batch, k=1)
+                    lines += len(batch)
+        elif stage == "langid":
+            identifier = lid.LanguageIdentifier(model)
+            for i, path in enumerate(inputs):
+                out = stage_dir("langid") / f"shard-{i:05d}"
+                out.mkdir(parents=True)
+                with open_text(out / "rejected.tsv", "w") as handle:
+                    rejected = csv.writer(handle, dialect="excel-tab", lineterminator="\n")
+                    lines += lid.identify_shard(path, out / "kept.tsv", rejected, lang, table, identifier)["lines_in"]
+        elif stage == "clean":
+            for i, path in enumerate(inputs):
+                out = stage_dir("clean") / f"shard-{i:05d}"
+                out.mkdir(parents=True)
+                settings = FilterSettings().with_overrides(lang.filters)
+                lines += clean_shard(path, out / "kept.tsv", out / "rejected.tsv", lang, script, table,
+                                     settings)["lines_in"]
+        elif stage == "dedup":
+            out, scratch = stage_dir("dedup"), root / "scratch" / code
+            out.mkdir(parents=True)
+            scratch.mkdir(parents=True)
+            lines += dedup_language(inputs, out, scratch, script.shingle, DedupSettings())["lines_in"]
+        elif stage == "split":
+            stage_dir("split").mkdir(parents=True)
+            lines += split_language(inputs, stage_dir("split"), SplitSettings())["lines_in"]
+    seconds = time.perf_counter() - started
+    return {"stage": stage, "lines": lines, "mb": nbytes / 2**20, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    """VmHWM of this process image (ru_maxrss would include the parent's memory before exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
+def train_model(root: Path, out: Path) -> Path:
+    """The language-ID classifier, trained as TrainLangID does, from the 1x ingest of all manifests."""
+    from pipeline.text import lid
+    from pipeline.text.ingest import ingest_language
+    from pipeline.text.scripts import ScriptTable
+
+    catalog = load_catalog(root / "manifests")
+    shards = {}
+    for code, lang in catalog.languages.items():
+        target = out / "ingest-all" / code
+        target.mkdir(parents=True)
+        ingest_language(lang, [root / "data" / s.path for s in lang.sources], target, 64 << 20)
+        shards[code] = sorted(target.glob("shard-*.tsv"))
+    seeds = lid.collect_seeds(catalog.languages, shards, ScriptTable(catalog.scripts), catalog.scripts,
+                              lid.SeedSettings())
+    train, _ = lid.split_seeds(seeds, lid.SeedSettings().heldout_percent)
+    (out / "seeds.txt").write_text("\n".join(train) + "\n", encoding="utf-8")
+    lid.train_classifier(out / "seeds.txt", out / "model.bin", lid.FastTextSettings())
+    return out / "model.bin"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--langs", default="bo,mn,ug")
+    parser.add_argument("--scales", default="1,10")
+    parser.add_argument("--dir", default="/tmp/cino-bench")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    langs = args.langs.split(",")
+    if args.child:
+        print(json.dumps(child(args.child, Path(args.dir), langs, Path(args.model))))
+        return
+    base = Path(args.dir)
+    shutil.rmtree(base, ignore_errors=True)
+    rows = []
+    model = None
+    for scale in [int(s) for s in args.scales.split(",")]:
+        root = base / f"x{scale}"
+        build_data(root, langs, scale)
+        if model is None:
+            model = train_model(root, base / "model")
+        for stage in STAGES:
+            done = subprocess.run([sys.executable, __file__, "--child", stage, "--dir", str(root), "--langs",
+                                   args.langs, "--model", str(model)], capture_output=True, text=True, check=True)
+            rows.append({"scale": scale, **json.loads(done.stdout.strip().splitlines()[-1])})
+    print_table(rows)
+    write_json(base / "results.json", rows)
+
+
+def print_table(rows: list) -> None:
+    floor = {r["scale"]: r["lines"] / r["seconds"] for r in rows if r["stage"] == "floor"}
+    print(f"{'scale':>5} {'stage':<7} {'lines':>9} {'MB in':>8} {'seconds':>8} {'lines/s':>9} {'MB/s':>7} "
+          f"{'vs floor':>8} {'peak MB':>8}")
+    for r in rows:
+        rate = r["lines"] / r["seconds"]
+        print(f"{r['scale']:>5} {r['stage']:<7} {r['lines']:>9} {r['mb']:>8.1f} {r['seconds']:>8.2f} {rate:>9.0f} "
+              f"{r['mb'] / r['seconds']:>7.2f} {rate / floor[r['scale']]:>8.3f} {r['peak_rss_mb']:>8.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import sentencepiece as spm
+from sentencepiece import sentencepiece_model_pb2 as pb
 
 _LEAF_BIT = 1 << 8
 _VALUE_MASK = (1 << 31) - 1
@@ -56,18 +57,21 @@ def _hex(text: str) -> str:
     return " ".join(f"{ord(ch):X}" for ch in text)
 
 
+def write_rules(rules: dict, path) -> Path:
+    """SentencePiece's rule TSV: source and replacement as hex code points."""
+    Path(path).write_text("".join(f"{_hex(k)}\t{_hex(v)}\n" for k, v in sorted(rules.items())), encoding="utf-8")
+    return Path(path)
+
+
 def compile_rules(rules: dict) -> bytes:
     """SentencePiece's own compiler, run through a throwaway training, gives the charsmap bytes."""
     with tempfile.TemporaryDirectory() as tmp:
-        tsv = Path(tmp) / "rules.tsv"
-        tsv.write_text("".join(f"{_hex(k)}\t{_hex(v)}\n" for k, v in sorted(rules.items())), encoding="utf-8")
+        tsv = write_rules(rules, Path(tmp) / "rules.tsv")
         model = Path(tmp) / "throwaway.model"
         with open(model, "wb") as writer:
             spm.SentencePieceTrainer.train(
-                sentence_iterator=iter(["abc def ghi"] * 10), model_writer=writer, vocab_size=12,
+                sentence_iterator=iter(["abc def ghi"] * 10), model_writer=writer, vocab_size=20,
                 model_type="unigram", normalization_rule_tsv=str(tsv), hard_vocab_limit=False, minloglevel=2)
-        from sentencepiece import sentencepiece_model_pb2 as pb
-
         proto = pb.ModelProto()
         proto.ParseFromString(model.read_bytes())
         return proto.normalizer_spec.precompiled_charsmap

@@ -3,7 +3,8 @@ traditional Mongolian in CINO, 16K pieces each).
 
 The text is already normalised per script by the cleaning stage, so the model uses the
 `identity` rule (SentencePiece's default `nmt_nfkc` would destroy U+202F and reorder
-Tibetan). Training is deterministic: fixed seed, sentences sampled by SentencePiece's
+Tibetan), except for whitespace the script needs (U+202F), which becomes its
+private-use stand-in as in the merged model. Training is deterministic: fixed seed, sentences sampled by SentencePiece's
 seeded reservoir when the corpus exceeds `input_sentence_size`, fixed thread count (the
 model depends on the number of threads, not on their timing).
 When the corpus cannot support the requested size, the size is capped to what
@@ -13,9 +14,12 @@ import logging
 import re
 from dataclasses import dataclass
 
+from pathlib import Path
+
 import sentencepiece as spm
 
 from common.jsonio import open_text
+from vocab.normalizer import write_rules
 
 log = logging.getLogger(__name__)
 _TOO_LARGE = re.compile(r"Vocabulary size (?:is )?too high \((\d+)\)\. Please set it to a value <= (\d+)")
@@ -39,17 +43,20 @@ def _lines(files):
                     yield line
 
 
-def train_script_model(files, model_file, vocab_size: int, settings: ScriptModelSettings) -> dict:
-    """Train on the lines of `files`; returns requested and actual sizes."""
+def train_script_model(files, model_file, vocab_size: int, settings: ScriptModelSettings, standins: dict) -> dict:
+    """Train on the lines of `files`; returns requested and actual sizes. `standins` maps
+    characters the model must see replaced (see vocab.merge.CodePoints.standins)."""
     spm.set_random_generator_seed(settings.seed)
     size = vocab_size
+    rules = write_rules(standins, Path(model_file).with_suffix(".rules.tsv")) if standins else None
+    normalization = {"normalization_rule_tsv": str(rules)} if rules else {"normalization_rule_name": "identity"}
     while True:
         try:
             with open(model_file, "wb") as writer:
                 spm.SentencePieceTrainer.train(
                     sentence_iterator=_lines(files), model_writer=writer, model_type="unigram",
                     vocab_size=size, character_coverage=settings.character_coverage,
-                    normalization_rule_name="identity", input_sentence_size=settings.input_sentence_size,
+                    input_sentence_size=settings.input_sentence_size, **normalization,
                     shuffle_input_sentence=True, max_sentence_length=settings.max_sentence_length,
                     num_threads=settings.threads, minloglevel=2)
             break

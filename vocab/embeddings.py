@@ -1,0 +1,59 @@
+"""Rows of a new embedding matrix (and output bias) after the vocabulary changed.
+
+Kept tokens keep their exact rows. New tokens, by strategy:
+- `mean_subtokens`: mean of the base rows of the piece's base tokenization, ignoring
+  <unk> (a Tibetan piece the base splits into known characters starts near them); pieces
+  the base cannot tokenize at all fall back to `script_mean`;
+- `script_mean`: a sample from a Gaussian with the mean and covariance of the base
+  embeddings (for scripts the base never saw: plausible, not informative);
+- `random`: N(0, 0.02), fairseq's own initialisation (the CINO-like baseline).
+Output bias: the mean bias of the sub-tokens, or the mean bias of the base.
+"""
+import torch
+
+STRATEGIES = ("mean_subtokens", "script_mean", "random")
+UNK = 3  # fairseq id of <unk>
+
+
+def _gaussian_sampler(weight: torch.Tensor, generator: torch.Generator):
+    mean = weight.mean(dim=0)
+    centred = weight - mean
+    covariance = centred.T @ centred / (weight.shape[0] - 1)
+    jitter = 1e-6 * torch.eye(weight.shape[1], dtype=weight.dtype)
+    factor = torch.linalg.cholesky(covariance + jitter)
+    return lambda: mean + factor @ torch.randn(weight.shape[1], generator=generator, dtype=weight.dtype)
+
+
+def new_rows(weight: torch.Tensor, bias: torch.Tensor, rows: list, strategy: str, base_ids_of, seed: int):
+    """(new weight, new bias, stats) for id map `rows` [(new_id, base_id or -1, symbol)].
+
+    `base_ids_of(symbol)` gives the base fairseq ids of a new piece's text.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown embedding strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+    generator = torch.Generator().manual_seed(seed)
+    out_weight = torch.empty(len(rows), weight.shape[1], dtype=weight.dtype)
+    out_bias = torch.empty(len(rows), dtype=bias.dtype)
+    sample = _gaussian_sampler(weight, generator) if strategy != "random" else None
+    stats = {"kept": 0, "new": 0, "from_subtokens": 0, "from_gaussian": 0, "random": 0}
+    for new_id, base_id, symbol in rows:
+        if base_id >= 0:
+            out_weight[new_id], out_bias[new_id] = weight[base_id], bias[base_id]
+            stats["kept"] += 1
+            continue
+        stats["new"] += 1
+        if strategy == "random":
+            out_weight[new_id] = torch.randn(weight.shape[1], generator=generator, dtype=weight.dtype) * 0.02
+            out_bias[new_id] = 0.0
+            stats["random"] += 1
+            continue
+        known = [i for i in base_ids_of(symbol) if i != UNK] if strategy == "mean_subtokens" else []
+        if known:
+            out_weight[new_id] = weight[known].mean(dim=0)
+            out_bias[new_id] = bias[known].mean()
+            stats["from_subtokens"] += 1
+        else:
+            out_weight[new_id] = sample()
+            out_bias[new_id] = bias.mean()
+            stats["from_gaussian"] += 1
+    return out_weight, out_bias, stats

@@ -1,0 +1,111 @@
+"""Prune a merged vocabulary to the pieces a corpus uses.
+
+Counting is streaming and parallel: the training files are cut into byte ranges at line
+boundaries, and worker processes encode their ranges with the merged model and return
+piece counts. Kept: the control pieces, every piece used at least `min_count` times,
+and (by default) every single-character piece, so text outside the corpus falls back to
+characters rather than <unk>. Removing pieces that no best segmentation used cannot
+change the best segmentation of a training line; `verify` re-encodes every training line
+with both models to prove it (with min_count > 1 it reports the lines that changed).
+"""
+import multiprocessing
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sentencepiece as spm
+from sentencepiece import sentencepiece_model_pb2 as pb
+
+NORMAL = pb.ModelProto.SentencePiece.NORMAL
+
+
+@dataclass(frozen=True)
+class PruneSettings:
+    min_count: int = 1
+    keep_single_chars: bool = True
+    workers: int = 2
+    chunk_mb: int = 8
+
+
+def chunks(files, chunk_bytes: int) -> list:
+    """[(path, start, end)] byte ranges that start and end at line boundaries."""
+    ranges = []
+    for path in files:
+        size = Path(path).stat().st_size
+        with open(path, "rb") as handle:
+            start = 0
+            while start < size:
+                handle.seek(min(start + chunk_bytes, size))
+                handle.readline()
+                end = min(handle.tell(), size)
+                ranges.append((str(path), start, end))
+                start = end
+    return ranges
+
+
+def _read_lines(path: str, start: int, end: int) -> list:
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        data = handle.read(end - start)
+    return [line for line in data.decode("utf-8").split("\n") if line]
+
+
+_models = {}
+
+
+def _model(model_file: str) -> spm.SentencePieceProcessor:
+    if model_file not in _models:
+        _models[model_file] = spm.SentencePieceProcessor(model_file=model_file)
+    return _models[model_file]
+
+
+def _count(job) -> np.ndarray:
+    model_file, size, (path, start, end) = job
+    ids = _model(model_file).encode(_read_lines(path, start, end))
+    flat = np.fromiter((i for line in ids for i in line), dtype=np.int64)
+    return np.bincount(flat, minlength=size)
+
+
+def _differing(job) -> tuple:
+    merged_file, pruned_file, (path, start, end) = job
+    lines = _read_lines(path, start, end)
+    merged = _model(merged_file).encode(lines, out_type=str)
+    pruned = _model(pruned_file).encode(lines, out_type=str)
+    return len(lines), sum(a != b for a, b in zip(merged, pruned))
+
+
+def _pool_map(function, jobs, workers: int, progress=None):
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for result in pool.imap(function, jobs):
+            if progress:
+                progress.update(1)
+            yield result
+
+
+def count_pieces(model_file, files, settings: PruneSettings, progress=None) -> np.ndarray:
+    """How often each piece (SentencePiece id) occurs in the best segmentation of every line."""
+    size = _model(str(model_file)).get_piece_size()
+    jobs = [(str(model_file), size, c) for c in chunks(files, settings.chunk_mb << 20)]
+    return sum(_pool_map(_count, jobs, settings.workers, progress), np.zeros(size, dtype=np.int64))
+
+
+def prune(merged: pb.ModelProto, counts: np.ndarray, settings: PruneSettings) -> tuple:
+    """(pruned ModelProto, kept SentencePiece ids of the merged model, in order)."""
+    kept = [i for i, piece in enumerate(merged.pieces)
+            if piece.type != NORMAL or counts[i] >= settings.min_count
+            or (settings.keep_single_chars and len(piece.piece) == 1)]
+    pruned = pb.ModelProto()
+    pruned.CopyFrom(merged)
+    del pruned.pieces[:]
+    pruned.pieces.extend(merged.pieces[i] for i in kept)
+    pruned.trainer_spec.vocab_size = len(pruned.pieces)
+    return pruned, kept
+
+
+def verify(merged_file, pruned_file, files, settings: PruneSettings) -> dict:
+    """Encode every line with both models: how many lines get different pieces."""
+    jobs = [(str(merged_file), str(pruned_file), c) for c in chunks(files, settings.chunk_mb << 20)]
+    lines = differing = 0
+    for n, d in _pool_map(_differing, jobs, settings.workers):
+        lines, differing = lines + n, differing + d
+    return {"lines": lines, "lines_tokenized_differently": differing}

@@ -6,5 +6,9 @@ Importing the package registers every Luigi task. The corpus logic lives in
 from pipeline.tasks.build import BuildCINO
 from pipeline.tasks.corpus import Clean, Dedup, IdentifyLanguage, Ingest, Split, TrainLangID
 from pipeline.tasks.report import CorpusReport
+from pipeline.tasks.vocab import (InitCheckpoint, MergeVocabulary, PruneVocabulary, StandInBase, TokenizerReport,
+                                  TrainScriptTokenizer)
 
-__all__ = ["BuildCINO", "Clean", "CorpusReport", "Dedup", "IdentifyLanguage", "Ingest", "Split", "TrainLangID"]
+__all__ = ["BuildCINO", "Clean", "CorpusReport", "Dedup", "IdentifyLanguage", "Ingest", "InitCheckpoint",
+           "MergeVocabulary", "PruneVocabulary", "Split", "StandInBase", "TokenizerReport", "TrainLangID",
+           "TrainScriptTokenizer"]

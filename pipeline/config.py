@@ -5,7 +5,8 @@ by a luigi.Config class of the same fields, so `[filters] min_chars=8` in luigi.
 `--filters-min-chars 8` on the command line both work, and the dataclass stays the one
 place where a setting and its built-in default are defined.
 Paths are resolved against the current directory; the environment variables
-CINO_WORK_DIR, CINO_DATA_ROOT, CINO_EVAL_ROOT and CINO_MANIFESTS_DIR override luigi.cfg.
+CINO_WORK_DIR, CINO_DATA_ROOT, CINO_EVAL_ROOT, CINO_MANIFESTS_DIR, CINO_BASE_MODEL_DIR and
+CINO_BASE_VOCAB_DIR override luigi.cfg.
 """
 import os
 from dataclasses import MISSING, fields
@@ -18,6 +19,9 @@ from pipeline.text.dedup import DedupSettings
 from pipeline.text.filters import FilterSettings
 from pipeline.text.lid import FastTextSettings, SeedSettings
 from pipeline.text.split import SplitSettings
+from training.standin import StandInSettings
+from vocab.prune import PruneSettings
+from vocab.script_model import ScriptModelSettings
 
 _PARAMETERS = {int: luigi.IntParameter, float: luigi.FloatParameter, str: luigi.Parameter, bool: luigi.BoolParameter}
 
@@ -50,6 +54,19 @@ filters = _config_class("filters", FilterSettings)
 lid = _config_class("lid", SeedSettings, FastTextSettings)
 dedup = _config_class("dedup", DedupSettings)
 split = _config_class("split", SplitSettings)
+script_model = _config_class("script_model", ScriptModelSettings)
+prune = _config_class("prune", PruneSettings)
+standin = _config_class("standin", StandInSettings)
+
+
+class vocab(luigi.Config):
+    """[vocab]: the base model and how the vocabulary is extended."""
+    base_model_dir = luigi.Parameter(default="")        # fairseq XLM-R layout; empty: build the stand-in
+    base_vocab_dir = luigi.Parameter(default="../shared/base/xlmr")  # XLM-R's real vocabulary, for the stand-in
+    standin_langs = luigi.Parameter(default="zh,yue,ko,ug,kk")      # text the stand-in is pretrained on
+    report_langs = luigi.Parameter(default="zh,yue,ko,ug,kk")       # always in the tokenizer report (identity check)
+    embedding_init = luigi.Parameter(default="mean_subtokens")      # mean_subtokens | script_mean | random
+    seed = luigi.IntParameter(default=1234)
 
 
 def settings_of(config, dataclass, **overrides):
@@ -58,8 +75,8 @@ def settings_of(config, dataclass, **overrides):
     return dataclass(**values)
 
 
-def _path(option: str, env: str) -> Path:
-    value = os.environ.get(env) or getattr(cino(), option)
+def _path(option: str, env: str, section=None) -> Path:
+    value = os.environ.get(env) or getattr(section or cino(), option)
     return Path(value).expanduser().absolute() if value else None
 
 
@@ -81,6 +98,14 @@ def manifests_dir() -> Path:
 
 def mirror_dir():
     return _path("mirror_dir", "CINO_MIRROR_DIR")
+
+
+def base_model_dir():
+    return _path("base_model_dir", "CINO_BASE_MODEL_DIR", vocab())
+
+
+def base_vocab_dir() -> Path:
+    return _path("base_vocab_dir", "CINO_BASE_VOCAB_DIR", vocab())
 
 
 def download_cache() -> Path:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from pipeline.manifest import load_scripts
 from pipeline.text.scripts import ScriptTable
-from pipeline.text.units import units
+from common.units import units
 
 TABLE = ScriptTable(load_scripts(Path(__file__).resolve().parents[1] / "corpora_manifests" / "scripts.yaml"))
 

@@ -25,6 +25,24 @@ def model_only(checkpoint: dict) -> dict:
     return slim
 
 
+def _relative(value, prefix: str):
+    if isinstance(value, dict):
+        return {k: _relative(v, prefix) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_relative(v, prefix) for v in value]
+    if isinstance(value, str) and prefix in value:
+        return value.replace(prefix, ".")
+    return value
+
+
+def portable(checkpoint: dict, run_dir) -> dict:
+    """Model-only, with the configuration's paths under `run_dir` made relative, so the file
+    does not depend on where (in which temporary directory) it was trained."""
+    slim = model_only(checkpoint)
+    slim["cfg"] = _relative(slim["cfg"], str(run_dir))
+    return slim
+
+
 def save(checkpoint: dict, path) -> None:
     torch.save(checkpoint, path)
 

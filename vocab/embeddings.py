@@ -35,11 +35,11 @@ def new_rows(weight: torch.Tensor, bias: torch.Tensor, rows: list, strategy: str
     out_weight = torch.empty(len(rows), weight.shape[1], dtype=weight.dtype)
     out_bias = torch.empty(len(rows), dtype=bias.dtype)
     sample = _gaussian_sampler(weight, generator) if strategy != "random" else None
-    stats = {"kept": 0, "new": 0, "from_subtokens": 0, "from_gaussian": 0, "random": 0}
+    kept = torch.tensor([(new_id, base_id) for new_id, base_id, _ in rows if base_id >= 0], dtype=torch.long)
+    out_weight[kept[:, 0]], out_bias[kept[:, 0]] = weight[kept[:, 1]], bias[kept[:, 1]]
+    stats = {"kept": len(kept), "new": 0, "from_subtokens": 0, "from_gaussian": 0, "random": 0}
     for new_id, base_id, symbol in rows:
         if base_id >= 0:
-            out_weight[new_id], out_bias[new_id] = weight[base_id], bias[base_id]
-            stats["kept"] += 1
             continue
         stats["new"] += 1
         if strategy == "random":

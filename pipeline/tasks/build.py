@@ -6,6 +6,7 @@ from pipeline import config
 from pipeline.params import LangListParameter
 from pipeline.tasks.base import StageTask
 from pipeline.tasks.report import CorpusReport
+from pipeline.tasks.vocab import InitCheckpoint, TokenizerReport
 
 log = logging.getLogger("luigi-interface")
 
@@ -18,14 +19,22 @@ class BuildCINO(StageTask):
         return "_".join(self.lang)
 
     def requires(self):
-        return {"corpus": CorpusReport(lang=self.lang)}
+        return {"corpus": CorpusReport(lang=self.lang), "tokenizers": TokenizerReport(lang=self.lang),
+                "checkpoint": InitCheckpoint(lang=self.lang)}
 
     def produce(self, tmp):
-        corpus = self.requires()["corpus"]
+        needs = self.requires()
+        corpus, tokenizers, init = needs["corpus"], needs["tokenizers"], needs["checkpoint"]
         text = corpus.table_text()
         print(f"\nCorpus for {', '.join(self.lang)}: lines and characters in and kept, stage by stage\n{text}\n", flush=True)
+        sizes = init.requires()["prune"].stats()["fairseq_symbols"]
+        print("Vocabulary (fairseq symbols): base {base}, merged {merged}, pruned {pruned}\n".format(**sizes), flush=True)
         with open_text(tmp / "report.md", "w") as handle:
             handle.write(f"# CINO build: {', '.join(self.lang)}\n\n")
             handle.write((corpus.output_dir() / "corpus.md").read_text(encoding="utf-8"))
-        return {"stage": "build", "languages": list(self.lang),
-                "corpus_report": str(corpus.output_dir().relative_to(config.work_dir()))}
+            handle.write("\n## Vocabulary (fairseq symbols)\n\n"
+                         "base {base} · merged {merged} · pruned {pruned}\n\n".format(**sizes))
+            handle.write((tokenizers.output_dir() / "tokenizers.md").read_text(encoding="utf-8"))
+        relative = lambda task: str(task.output_dir().relative_to(config.work_dir()))  # noqa: E731
+        return {"stage": "build", "languages": list(self.lang), "corpus_report": relative(corpus),
+                "tokenizer_report": relative(tokenizers), "initial_checkpoint": relative(init)}

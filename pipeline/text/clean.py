@@ -6,7 +6,7 @@ from common.jsonio import open_text
 from pipeline.text import filters
 from pipeline.text.markup import strip_markup
 from pipeline.text.normalize import Normalizer
-from pipeline.text.units import units
+from common.units import units
 
 
 def clean_shard(in_path, kept_path, rejected_path, lang, script, table, settings, progress=None) -> dict:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from common.jsonio import open_text
-from pipeline.text.units import units
+from common.units import units
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, asdict
 
 from common.jsonio import open_text
 from pipeline.text.markup import STRIPPERS
-from pipeline.text.units import units
+from common.units import units
 
 _M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
 OTHER = "other"

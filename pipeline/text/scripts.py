@@ -1,6 +1,6 @@
 """Unicode script detection against the ranges in corpora_manifests/scripts.yaml.
 
-Two measures, both over a line's units (pipeline.text.units.units):
+Two measures, both over a line's units (common.units.units):
 - unit share: of the line's units (words, Tibetan syllables, Han characters) that contain
   a letter, how many are written in a script (language ID, layer a; seed selection);
 - script ratio: of all units, numbers included, how many start with a character in the

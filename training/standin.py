@@ -1,0 +1,95 @@
+"""A stand-in base model: XLM-R's real vocabulary on a small RoBERTa, briefly pretrained.
+
+XLM-R's weights cannot ship with the project, so demos and tests start from this: the
+real `sentencepiece.bpe.model` and `dict.txt` (250,002 symbols), a RoBERTa with a few
+small layers, trained with fairseq's `masked_lm` on the demo text of languages XLM-R
+covers (zh, yue, ko, ug, kk) so its embeddings carry some signal. The result has
+exactly the layout of fairseq's `xlmr.base` directory, so everything downstream runs the
+same code path on the real model (set `[vocab] base_model_dir`).
+"""
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.errors import InputError
+from training import checkpoint, fairseq_run
+from training.binarize import encode_file, preprocess
+
+
+@dataclass(frozen=True)
+class StandInSettings:
+    layers: int = 2
+    embed_dim: int = 64
+    ffn_dim: int = 256
+    heads: int = 2
+    tokens_per_sample: int = 128
+    batch_size: int = 8
+    max_update: int = 200
+    lr: float = 0.001
+    warmup: int = 20
+    seed: int = 1
+    threads: int = 2
+    lines_per_language: int = 4000   # 200 updates of 8 x 128 tokens see about 200K tokens: more text is waste
+
+
+def _head(files, lines: int, target: Path) -> Path:
+    """The first `lines` lines of every file, concatenated."""
+    with open(target, "wb") as out:
+        for path in files:
+            with open(path, "rb") as handle:
+                for _, line in zip(range(lines), handle):
+                    out.write(line)
+    return target
+
+
+def train_args(data_dir, save_dir, s: StandInSettings) -> list:
+    return [
+        str(data_dir), "--task", "masked_lm", "--criterion", "masked_lm", "--arch", "roberta_base",
+        "--encoder-layers", s.layers, "--encoder-embed-dim", s.embed_dim, "--encoder-ffn-embed-dim", s.ffn_dim,
+        "--encoder-attention-heads", s.heads, "--max-positions", s.tokens_per_sample,
+        "--tokens-per-sample", s.tokens_per_sample, "--sample-break-mode", "complete",
+        "--batch-size", s.batch_size, "--required-batch-size-multiple", 1,
+        "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-6", "--clip-norm", "1.0",
+        "--lr", s.lr, "--lr-scheduler", "polynomial_decay", "--warmup-updates", s.warmup,
+        "--total-num-update", s.max_update, "--max-update", s.max_update,
+        "--log-format", "json", "--log-interval", 10, "--save-dir", str(save_dir), "--no-epoch-checkpoints",
+        "--save-interval-updates", s.max_update, "--validate-interval-updates", s.max_update,
+        "--cpu", "--num-workers", 0, "--seed", s.seed, "--skip-invalid-size-inputs-valid-test",
+    ]
+
+
+def build_standin(vocab_dir: Path, train_files, valid_files, out_dir: Path, scratch: Path, settings: StandInSettings,
+                  on_record=None) -> dict:
+    """Write model.pt, dict.txt and sentencepiece.bpe.model into out_dir; returns stats."""
+    spm_model, dictionary = vocab_dir / "sentencepiece.bpe.model", vocab_dir / "dict.txt"
+    for required in (spm_model, dictionary):
+        if not required.is_file():
+            raise InputError(required, "missing from the base vocabulary directory",
+                             "point [vocab] base_vocab_dir at XLM-R's sentencepiece.bpe.model and dict.txt")
+    max_tokens = settings.tokens_per_sample - 2
+    encoded = {}
+    for split, files in (("train", train_files), ("valid", valid_files)):
+        raw = _head(files, settings.lines_per_language, scratch / f"{split}.txt")
+        encoded[split] = encode_file(spm_model, raw, scratch / f"{split}.pieces", max_tokens)
+    data = scratch / "data-bin"
+    preprocess(dictionary, data, scratch / "train.pieces", scratch / "valid.pieces")
+    records = []
+
+    def record(kind, values):
+        records.append((kind, values))
+        if on_record:
+            on_record(kind, values)
+
+    log = scratch / "train.log"
+    env = {"OMP_NUM_THREADS": str(settings.threads), "MKL_NUM_THREADS": str(settings.threads)}
+    code = fairseq_run.run(train_args(data, scratch / "checkpoints", settings), log, env, record)
+    if code != 0:
+        raise RuntimeError(f"fairseq-train of the stand-in base model failed ({code}): {fairseq_run.tail(log)}")
+    trained = checkpoint.load(scratch / "checkpoints" / "checkpoint_last.pt")
+    checkpoint.save(checkpoint.portable(trained, scratch), out_dir / "model.pt")
+    shutil.copy(dictionary, out_dir / "dict.txt")
+    shutil.copy(spm_model, out_dir / "sentencepiece.bpe.model")
+    losses = [float(v["loss"]) for kind, v in records if kind == "train_inner"]
+    valid = [float(v["valid_loss"]) for kind, v in records if kind == "valid"]
+    return {"encoded": encoded, "updates": settings.max_update, "train_loss_first": losses[0] if losses else None,
+            "train_loss_last": losses[-1] if losses else None, "valid_loss": valid[-1] if valid else None}

@@ -5,16 +5,18 @@ source (real text) with manifests rewritten to the copies' sha256, so the whole 
 half runs in seconds; `make_corpus` builds such a tree with extra languages or changes.
 """
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import luigi
-import pytest
-import yaml
+TEST_CONFIG = Path(__file__).resolve().parent / "luigi-test.cfg"
+os.environ["LUIGI_CONFIG_PATH"] = str(TEST_CONFIG)  # read by luigi.configuration at import
 
-from common.fingerprint import sha256_file
+import luigi  # noqa: E402
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+
+from common.fingerprint import sha256_file  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -88,6 +90,49 @@ def run_luigi(args, env: dict, timeout: int = 600) -> subprocess.CompletedProces
     return subprocess.run(command, cwd=REPO, env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
-def copy_tree(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    return dst
+
+
+class in_env:
+    """Context manager: environment variables set for in-process luigi builds and task queries."""
+
+    def __init__(self, env: dict):
+        self.env, self.patch = env, pytest.MonkeyPatch()
+
+    def __enter__(self):
+        for key, value in self.env.items():
+            self.patch.setenv(key, value)
+        luigi.task_register.Register.clear_instance_cache()
+        return self.env
+
+    def __exit__(self, *exc):
+        self.patch.undo()
+        luigi.task_register.Register.clear_instance_cache()
+
+
+def build(tasks, env: dict) -> None:
+    """luigi.build in this process, failing the test if any task fails."""
+    with in_env(env):
+        assert luigi.build(tasks, local_scheduler=True, workers=1, log_level="WARNING")
+
+
+@pytest.fixture(scope="session")
+def full_env(tmp_path_factory) -> dict:
+    """The shipped manifests over the full shared corpora, in a session work dir."""
+    return {"CINO_WORK_DIR": str(tmp_path_factory.mktemp("full-work")), "CINO_DATA_ROOT": str(DATA_ROOT),
+            "CINO_MANIFESTS_DIR": str(MANIFESTS)}
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory) -> Path:
+    """A stand-in base model (XLM-R's real vocabulary, one tiny layer, 4 updates) from real text."""
+    from training.standin import StandInSettings, build_standin
+
+    root = tmp_path_factory.mktemp("tiny-base")
+    out, scratch = root / "model", root / "scratch"
+    out.mkdir()
+    scratch.mkdir()
+    sources = [DATA_ROOT / p for p in ("zh/peoples-daily-1998.txt", "ko/klue-nli-premises.txt", "ug/maqal.txt")]
+    settings = StandInSettings(layers=1, embed_dim=16, ffn_dim=32, heads=1, tokens_per_sample=64, batch_size=4,
+                               max_update=4, warmup=1, lines_per_language=300)
+    build_standin(SHARED / "base" / "xlmr", sources, sources, out, scratch, settings)
+    return out

@@ -2,29 +2,22 @@
 import subprocess
 import sys
 
-import luigi
 import pytest
 
-from tests.conftest import DATA_ROOT, MANIFESTS, REPO
+from tests.conftest import REPO, build, in_env
 
 TARGETS = {"bo": 0.99, "mn": 0.99, "ko": 0.99, "za": 0.99, "ug": 0.97, "kk": 0.97, "zh": 0.95, "yue": 0.95}
 
 
 @pytest.fixture(scope="module")
-def model_task(tmp_path_factory):
+def model_task(full_env):
     """TrainLangID over every shipped manifest and the full shared corpora."""
     from pipeline.tasks.corpus import TrainLangID
 
-    env = {"CINO_WORK_DIR": str(tmp_path_factory.mktemp("lid-work")), "CINO_DATA_ROOT": str(DATA_ROOT),
-           "CINO_MANIFESTS_DIR": str(MANIFESTS)}
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in env.items():
-            patch.setenv(key, value)
-        luigi.task_register.Register.clear_instance_cache()
+    build([TrainLangID()], full_env)
+    with in_env(full_env):
         task = TrainLangID()
-        assert luigi.build([task], local_scheduler=True, workers=1, log_level="WARNING")
         yield task, task.stats(), task.model_file()
-    luigi.task_register.Register.clear_instance_cache()
 
 
 @pytest.mark.parametrize("lang,target", sorted(TARGETS.items()))

@@ -4,6 +4,11 @@ fairseq loads state dicts strictly, so a changed vocabulary needs the three
 vocabulary-sized tensors rewritten offline: the token embeddings, the output projection
 tied to them, and the output bias. Everything else is copied untouched.
 """
+import argparse
+import os
+import sys
+from contextlib import contextmanager
+
 import torch
 
 EMBED = "encoder.sentence_encoder.embed_tokens.weight"
@@ -26,6 +31,8 @@ def model_only(checkpoint: dict) -> dict:
 
 
 def _relative(value, prefix: str):
+    if isinstance(value, argparse.Namespace):
+        return argparse.Namespace(**_relative(vars(value), prefix))
     if isinstance(value, dict):
         return {k: _relative(v, prefix) for k, v in value.items()}
     if isinstance(value, list):
@@ -36,15 +43,32 @@ def _relative(value, prefix: str):
 
 
 def portable(checkpoint: dict, run_dir) -> dict:
-    """Model-only, with the configuration's paths under `run_dir` made relative, so the file
-    does not depend on where (in which temporary directory) it was trained."""
+    """Model-only, with the configuration's paths under `run_dir` made relative and the
+    run's timing meters dropped, so the bytes depend on the weights and settings only."""
     slim = model_only(checkpoint)
     slim["cfg"] = _relative(slim["cfg"], str(run_dir))
+    slim["extra_state"] = {k: v for k, v in slim.get("extra_state", {}).items()
+                           if k not in ("metrics", "previous_training_time")}
     return slim
 
 
+def _interned(value):
+    """Equal strings made one object: pickle writes a back-reference for an object it has
+    seen, so whether two equal strings were one object would otherwise change the bytes."""
+    if isinstance(value, str):
+        return sys.intern(value)
+    if isinstance(value, argparse.Namespace):
+        return argparse.Namespace(**_interned(vars(value)))
+    if isinstance(value, dict):
+        return {_interned(k): _interned(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_interned(v) for v in value)
+    return value
+
+
 def save(checkpoint: dict, path) -> None:
-    torch.save(checkpoint, path)
+    """torch.save with byte-identical output for identical content."""
+    torch.save(_interned(checkpoint), path)
 
 
 def replace_vocabulary(checkpoint: dict, weight: torch.Tensor, bias: torch.Tensor) -> dict:
@@ -57,3 +81,28 @@ def replace_vocabulary(checkpoint: dict, weight: torch.Tensor, bias: torch.Tenso
     state[LM_WEIGHT] = weight  # tied, as fairseq's RoBERTa saves it
     state[LM_BIAS] = bias.contiguous()
     return {**model_only(checkpoint), "model": state}
+
+
+@contextmanager
+def trusted_fairseq_checkpoints():
+    """torch >= 2.6 loads with weights_only=True and refuses fairseq's checkpoints
+    ("Unsupported global: argparse.Namespace"); fairseq has no switch for it. Only for
+    checkpoints this pipeline wrote or the base model the user chose."""
+    previous = os.environ.get("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")
+    os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"]
+        else:
+            os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = previous
+
+
+def hub_model(model_dir, checkpoint_file: str = "model.pt"):
+    """fairseq's XLMRModel (strict state-dict load) for a directory in XLM-R's layout, in eval mode."""
+    from fairseq.models.roberta import XLMRModel
+
+    with trusted_fairseq_checkpoints():
+        model = XLMRModel.from_pretrained(str(model_dir), checkpoint_file=checkpoint_file)
+    return model.eval()

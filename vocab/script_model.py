@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sentencepiece as spm
+from sentencepiece import sentencepiece_model_pb2 as pb
 
 from common.jsonio import open_text
 from vocab.normalizer import write_rules
@@ -66,4 +67,9 @@ def train_script_model(files, model_file, vocab_size: int, settings: ScriptModel
                 raise
             size = int(match.group(2))
             log.warning("corpus too small for %d pieces: capping the script model at %d", vocab_size, size)
+    if rules:  # SentencePiece records the rule file's path; the compiled rules are in the model
+        proto = pb.ModelProto()
+        proto.ParseFromString(Path(model_file).read_bytes())
+        proto.normalizer_spec.ClearField("normalization_rule_tsv")
+        Path(model_file).write_bytes(proto.SerializeToString())
     return {"vocab_size_requested": vocab_size, "vocab_size": size, "capped": size != vocab_size}

@@ -8,11 +8,13 @@ Mongolian, no Arabic-script Kazakh and no Zhuang. It separates languages that sh
 script: ug/kk (Arabic), zh/yue (Han).
 Layer (c): the language's probability threshold from its manifest.
 """
-import ctypes
-import ctypes.util
 import hashlib
 import heapq
+import json
+import os
 import re
+import subprocess
+import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, asdict
 
@@ -20,7 +22,6 @@ from common.jsonio import open_text
 from pipeline.text.markup import STRIPPERS
 from common.units import units
 
-_M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
 OTHER = "other"
 LABEL = "__label__"
 _DIGITS = re.compile(r"\d")
@@ -123,33 +124,27 @@ class FastTextSettings:
     seed: int = 1234
 
 
-def _fresh_pages_for_large_allocations() -> None:
-    """Make fastText's single-thread training reproducible.
-
-    fasttext-numpy2 keeps matrices in uninitialised aligned memory, and with thread=1 it
-    initialises only the first tenth of the input matrix (DenseMatrix::uniform). The rest
-    is whatever the allocator hands out: zero pages from mmap in a fresh process, recycled
-    heap garbage once glibc has raised its dynamic mmap threshold - then training differs
-    from run to run or diverges ("Encountered NaN"). Pinning the threshold (mallopt
-    M_MMAP_THRESHOLD) keeps every large allocation on fresh, zeroed mmap pages.
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        libc.mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
-    except (OSError, AttributeError, TypeError):  # not glibc: nothing to pin
-        pass
+# fasttext-numpy2 keeps matrices in uninitialised aligned memory, and with thread=1 it
+# initialises only the first tenth of the input matrix (DenseMatrix::uniform). The rest is
+# whatever the allocator hands out: zero pages from mmap in a fresh process, recycled heap
+# garbage once the process has freed large blocks - then training differs from run to run
+# or diverges ("Encountered NaN"). So training runs in a fresh interpreter whose glibc
+# serves every allocation of 128 KiB or more with fresh, zeroed mmap pages.
+_TRAIN = "import fasttext, json, sys; a = json.loads(sys.argv[1]); " \
+         "fasttext.train_supervised(**a['params']).save_model(a['model'])"
+_FRESH_PAGES = {"MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
 
 
 def train_classifier(train_file, model_file, settings: FastTextSettings) -> None:
-    """fastText supervised, single thread: multi-threaded (Hogwild) training is not reproducible."""
-    import fasttext
-
-    _fresh_pages_for_large_allocations()
-    model = fasttext.train_supervised(
-        input=str(train_file), dim=settings.dim, epoch=settings.epoch, lr=settings.lr,
-        wordNgrams=settings.word_ngrams, minn=settings.minn, maxn=settings.maxn,
-        bucket=settings.bucket, thread=1, seed=settings.seed, verbose=0)
-    model.save_model(str(model_file))
+    """fastText supervised, single thread (multi-threaded Hogwild training is not reproducible)."""
+    params = {"input": str(train_file), "dim": settings.dim, "epoch": settings.epoch, "lr": settings.lr,
+              "wordNgrams": settings.word_ngrams, "minn": settings.minn, "maxn": settings.maxn,
+              "bucket": settings.bucket, "thread": 1, "seed": settings.seed, "verbose": 0}
+    done = subprocess.run([sys.executable, "-c", _TRAIN, json.dumps({"params": params, "model": str(model_file)})],
+                          env={**os.environ, **_FRESH_PAGES}, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"fastText training failed: {last}")
 
 
 class LanguageIdentifier:

@@ -1,0 +1,48 @@
+"""The vocabulary half on the full demo corpora: the numbers the issue asks for, from the DAG."""
+import pytest
+
+from tests.conftest import build, in_env
+
+LANGS = "bo,mn,ug"
+
+
+@pytest.fixture(scope="module")
+def vocab_build(full_env):
+    from pipeline import InitCheckpoint, PruneVocabulary, TokenizerReport
+
+    build([TokenizerReport(lang=LANGS), InitCheckpoint(lang=LANGS)], full_env)
+    with in_env(full_env):
+        yield {"report": TokenizerReport(lang=LANGS).stats()["rows"], "prune": PruneVocabulary(lang=LANGS).stats(),
+               "init": InitCheckpoint(lang=LANGS)}
+
+
+@pytest.mark.parametrize("lang", ["bo", "mn"])
+def test_new_scripts_have_almost_no_unk_after_pruning(vocab_build, lang):
+    rows = vocab_build["report"]
+    assert rows[f"{lang}/base"]["unk_rate"] > 0.3  # XLM-R cannot read them
+    assert rows[f"{lang}/pruned"]["unk_rate"] < 0.001
+
+
+@pytest.mark.parametrize("lang", ["zh", "yue", "ko", "ug", "kk"])
+def test_base_languages_tokenize_exactly_as_the_base(vocab_build, lang):
+    assert vocab_build["report"][f"{lang}/merged"]["identical_to_base_share"] >= 0.999
+
+
+def test_sizes_counts_and_the_pruning_guarantee(vocab_build):
+    stats = vocab_build["prune"]
+    sizes = stats["fairseq_symbols"]
+    assert sizes["base"] == 250_002 and sizes["merged"] > sizes["base"] + 20_000 and sizes["pruned"] < sizes["merged"]
+    assert stats["verification"]["lines_tokenized_differently"] == 0
+    assert stats["verification"]["lines"] > 60_000  # every training line of bo, mn and ug
+    dict_lines = (vocab_build["init"].model_dir() / "dict.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    assert len(dict_lines) == sizes["pruned"] - 5  # <s> <pad> </s> <unk> and <mask> are fairseq's own
+
+
+def test_initial_checkpoint_is_an_xlmr_directory(vocab_build, full_env):
+    from training import checkpoint
+
+    with in_env(full_env):
+        model = checkpoint.hub_model(vocab_build["init"].model_dir())
+    assert len(model.task.source_dictionary) == vocab_build["prune"]["fairseq_symbols"]["pruned"]
+    tokens = model.encode("ཕྱིས་སུ་མི་རྣམས་ཀྱིས་རང་བྱུང་ཁམས་ལ་སྒྱུར་བཀོད་བྱེད་པ")
+    assert 3 not in tokens.tolist()  # no <unk> in Tibetan any more

@@ -15,7 +15,6 @@ import argparse
 import csv
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.measure import peak_rss_mb, run_child  # noqa: E402
 from common.fingerprint import sha256_file  # noqa: E402
 from common.jsonio import open_text, write_json  # noqa: E402
 from pipeline.manifest import load_catalog  # noqa: E402
@@ -125,14 +125,6 @@ def child(stage: str, root: Path, langs: list, model: Path) -> dict:
     return {"stage": stage, "lines": lines, "mb": nbytes / 2**20, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}
 
 
-def peak_rss_mb() -> float:
-    """VmHWM of this process image (ru_maxrss would include the parent's memory before exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
-
-
 def train_model(root: Path, out: Path) -> Path:
     """The language-ID classifier, trained as TrainLangID does, from the 1x ingest of all manifests."""
     from pipeline.text import lid
@@ -176,9 +168,8 @@ def main() -> None:
         if model is None:
             model = train_model(root, base / "model")
         for stage in STAGES:
-            done = subprocess.run([sys.executable, __file__, "--child", stage, "--dir", str(root), "--langs",
-                                   args.langs, "--model", str(model)], capture_output=True, text=True, check=True)
-            rows.append({"scale": scale, **json.loads(done.stdout.strip().splitlines()[-1])})
+            result = run_child(__file__, ["--child", stage, "--dir", str(root), "--langs", args.langs, "--model", str(model)])
+            rows.append({"scale": scale, **result})
     print_table(rows)
     write_json(base / "results.json", rows)
 

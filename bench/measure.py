@@ -1,0 +1,21 @@
+"""Shared by the benchmarks: peak memory of a process image, and child-process runs."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def peak_rss_mb() -> float:
+    """VmHWM of this process image (ru_maxrss would include the parent's memory before exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
+def run_child(script: str, args: list) -> dict:
+    """Run `script --child ...` in a fresh interpreter; its last stdout line is a JSON result."""
+    done = subprocess.run([sys.executable, script, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{script} {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

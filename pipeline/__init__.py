@@ -6,9 +6,10 @@ Importing the package registers every Luigi task. The corpus logic lives in
 from pipeline.tasks.build import BuildCINO
 from pipeline.tasks.corpus import Clean, Dedup, IdentifyLanguage, Ingest, Split, TrainLangID
 from pipeline.tasks.report import CorpusReport
+from pipeline.tasks.training import BinarizeLanguage, ContinuePretraining, SamplingPlan
 from pipeline.tasks.vocab import (InitCheckpoint, MergeVocabulary, PruneVocabulary, StandInBase, TokenizerReport,
                                   TrainScriptTokenizer)
 
-__all__ = ["BuildCINO", "Clean", "CorpusReport", "Dedup", "IdentifyLanguage", "Ingest", "InitCheckpoint",
-           "MergeVocabulary", "PruneVocabulary", "Split", "StandInBase", "TokenizerReport", "TrainLangID",
-           "TrainScriptTokenizer"]
+__all__ = ["BinarizeLanguage", "BuildCINO", "Clean", "ContinuePretraining", "CorpusReport", "Dedup",
+           "IdentifyLanguage", "Ingest", "InitCheckpoint", "MergeVocabulary", "PruneVocabulary", "SamplingPlan", "Split",
+           "StandInBase", "TokenizerReport", "TrainLangID", "TrainScriptTokenizer"]

@@ -83,6 +83,26 @@ def replace_vocabulary(checkpoint: dict, weight: torch.Tensor, bias: torch.Tenso
     return {**model_only(checkpoint), "model": state}
 
 
+def export(trained: dict, run_dir, task: str = "multilingual_masked_lm") -> dict:
+    """A final model for `XLMRModel.from_pretrained`: portable, naming fairseq's own task and
+    no plugin directory, so loading it needs nothing of this project."""
+    final = portable(trained, run_dir)
+    final["cfg"] = {**final["cfg"], "task": _with(final["cfg"]["task"], _name=task),
+                    "common": _with(final["cfg"]["common"], user_dir=None)}
+    return final
+
+
+def _with(section, **changes):
+    """A configuration section (dict, or argparse.Namespace for legacy tasks) with changes."""
+    if isinstance(section, argparse.Namespace):
+        return argparse.Namespace(**{**vars(section), **changes})
+    return {**section, **changes}
+
+
+def num_updates(trained: dict) -> int:
+    return int(trained["optimizer_history"][-1]["num_updates"])
+
+
 @contextmanager
 def trusted_fairseq_checkpoints():
     """torch >= 2.6 loads with weights_only=True and refuses fairseq's checkpoints

@@ -4,12 +4,17 @@ fairseq is run as a child process (not imported and called) so that its global s
 signal handling and distributed setup stay out of the Luigi worker, and so that a kill
 of the worker can be resumed from fairseq's own checkpoints.
 """
+import ctypes
+import ctypes.util
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
 
 _JSON_LINE = re.compile(r"\| (train_inner|train|valid(?:_\w+)?) \| (\{.*\})\s*$")
 
@@ -22,16 +27,31 @@ def parse_log_line(line: str):
     return match.group(1), json.loads(match.group(2))
 
 
-def run(args: list, log_file: Path, env: dict = None, on_record=None, program: str = "fairseq_cli.train") -> int:
-    """Run `python -m <program> args`, appending its output to log_file; call
-    on_record(kind, record) for every JSON log record. Returns the exit code."""
-    full_env = {**os.environ, **(env or {})}
-    command = [sys.executable, "-m", program, *[str(a) for a in args]]
+TRAIN = [sys.executable, "-m", "fairseq_cli.train"]
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGKILL when the process that started it dies, so a killed Luigi
+    worker never leaves a fairseq run behind that would write into the resumed run's files."""
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError, TypeError):
+        pass
+
+
+def start(command: list, env: dict, output) -> subprocess.Popen:
+    return subprocess.Popen([str(c) for c in command], stdout=output, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, **env}, preexec_fn=_die_with_parent)
+
+
+def run(args: list, log_file: Path, env: dict = None, on_record=None, prefix: list = None) -> int:
+    """Run `prefix + args` (default: python -m fairseq_cli.train), appending its output to
+    log_file; call on_record(kind, record) for every JSON log record. Returns the exit code."""
+    command = [str(c) for c in (prefix or TRAIN) + list(args)]
     with open(log_file, "a", encoding="utf-8") as log:
         log.write("$ " + " ".join(command) + "\n")
         log.flush()
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   env=full_env, bufsize=1)
+        process = start(command, env or {}, subprocess.PIPE)
         for line in process.stdout:
             log.write(line)
             parsed = parse_log_line(line)

@@ -1,0 +1,55 @@
+"""The language sampling plan of fairseq's `multilingual_masked_lm`, computed and logged.
+
+fairseq counts each language's data in token blocks (TokenBlockDataset with block size
+tokens_per_sample - 1 and the sample break mode), takes p_i = n_i / sum(n), smooths
+q_i = p_i^alpha / sum_j p_j^alpha, and resamples every language each epoch to
+q_i * sum(n) blocks (ratio q_i * sum(n) / n_i; with replacement when upsampled). Its own
+log line for these numbers prints nothing, so this module computes them the same way, on
+the same binarised data, and adds what a user plans with: the passes over each language's
+data that `max_update` updates of `batch` sequences will make.
+"""
+import numpy as np
+
+
+def smoothed(counts, alpha: float) -> np.ndarray:
+    """q_i = p_i^alpha / sum_j p_j^alpha with p_i = n_i / sum(n)."""
+    counts = np.asarray(counts, dtype=float)
+    prob = counts / counts.sum()
+    weighted = prob ** alpha
+    return weighted / weighted.sum()
+
+
+def plan(blocks: dict, alpha: float, updates: int, sequences_per_update: int) -> dict:
+    """Per language: blocks n_i, p_i, q_i, up/down-sampling ratio, blocks per epoch after
+    resampling, and the expected passes over its data in `updates` updates."""
+    langs = sorted(blocks)
+    counts = np.array([blocks[lang] for lang in langs], dtype=float)
+    p = counts / counts.sum()
+    q = smoothed(counts, alpha)
+    ratio = q * counts.sum() / counts
+    sampled = updates * sequences_per_update
+    rows = {}
+    for i, lang in enumerate(langs):
+        rows[lang] = {"blocks": int(counts[i]), "p": float(p[i]), "q": float(q[i]), "ratio": float(ratio[i]),
+                      "blocks_per_epoch": int(np.ceil(counts[i] * ratio[i])),
+                      "expected_passes": float(q[i] * sampled / counts[i])}
+    return {"alpha": alpha, "updates": updates, "sequences_per_update": sequences_per_update, "languages": rows}
+
+
+def count_blocks(data_prefix, tokens_per_sample: int, break_mode: str) -> int:
+    """Blocks of one binarised split exactly as multilingual_masked_lm builds them."""
+    from fairseq.data import TokenBlockDataset
+    from fairseq.data.indexed_dataset import MMapIndexedDataset
+
+    dataset = MMapIndexedDataset(str(data_prefix))
+    blocks = TokenBlockDataset(dataset, dataset.sizes, tokens_per_sample - 1, pad=1, eos=2, break_mode=break_mode)
+    return len(blocks)
+
+
+def table(result: dict) -> str:
+    """The plan as a fixed-width table for the log."""
+    lines = [f"{'lang':<6}{'blocks':>10}{'p':>9}{'q':>9}{'ratio':>8}{'passes':>9}"]
+    for lang, row in result["languages"].items():
+        lines.append(f"{lang:<6}{row['blocks']:>10}{row['p']:>9.4f}{row['q']:>9.4f}{row['ratio']:>8.2f}"
+                     f"{row['expected_passes']:>9.2f}")
+    return "\n".join(lines)

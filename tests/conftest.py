@@ -7,6 +7,7 @@ half runs in seconds; `make_corpus` builds such a tree with extra languages or c
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 TEST_CONFIG = Path(__file__).resolve().parent / "luigi-test.cfg"
@@ -83,7 +84,17 @@ def mini_corpus(tmp_path_factory) -> dict:
     return build_corpus(tmp_path_factory.mktemp("mini"), 1500)
 
 
-def run_luigi(args, env: dict, timeout: int = 600) -> subprocess.CompletedProcess:
+@pytest.fixture(scope="session")
+def mini_build(mini_corpus) -> dict:
+    """One uninterrupted `BuildCINO --lang bo,mn,ug` on the mini corpus (test profiles)."""
+    started = time.time()
+    done = run_luigi(["BuildCINO", "--lang", "bo,mn,ug", "--workers", "2"], mini_corpus)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return {"env": mini_corpus, "seconds": time.time() - started, "output": done.stdout + done.stderr,
+            "work": Path(mini_corpus["CINO_WORK_DIR"])}
+
+
+def run_luigi(args, env: dict, timeout: int = 900) -> subprocess.CompletedProcess:
     """The user's command line, in a subprocess, from the repository root."""
     full_env = {**os.environ, **env}
     command = [str(Path(sys.executable).parent / "luigi"), "--module", "pipeline", *args, "--local-scheduler"]

@@ -20,20 +20,21 @@ from tests.conftest import REPO, TESTS_DATA, build_corpus, run_luigi
 LANGS = "bo,mn,ug"
 
 
+# Not compared byte for byte: wall times, downloads, and continued pretraining with what
+# embeds its results, since a run resumed from a checkpoint is close to, not identical with,
+# an uninterrupted one (tests/test_training.py checks how close).
+NOT_BYTE_IDENTICAL = ("timings", "downloads", "train", "build")
+
+
 def tree(root: Path) -> dict:
-    """Every produced file (bytes), timings and downloads aside: those are not artifacts."""
+    """Every produced file (bytes) of the deterministic stages."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.relative_to(root).parts[0] not in ("timings", "downloads")}
+            if p.is_file() and p.relative_to(root).parts[0] not in NOT_BYTE_IDENTICAL}
 
 
 @pytest.fixture(scope="module")
-def reference(mini_corpus):
-    """One uninterrupted run of the corpus half on real (truncated) corpora."""
-    started = time.time()
-    done = run_luigi(["BuildCINO", "--lang", LANGS, "--workers", "2"], mini_corpus)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return {"env": mini_corpus, "seconds": time.time() - started, "output": done.stdout + done.stderr,
-            "work": Path(mini_corpus["CINO_WORK_DIR"])}
+def reference(mini_build):
+    return mini_build
 
 
 def test_every_filtering_stage_accounts_for_every_line(reference):
@@ -99,6 +100,7 @@ def test_sigkill_at_any_point_then_rerun_gives_identical_outputs(reference, tmp_
     resumed, uninterrupted = tree(tmp_path / "work"), tree(reference["work"])
     assert not [name for name in resumed if ".tmp-" in name]
     assert sorted(resumed) == sorted(uninterrupted)
+    assert list((tmp_path / "work").glob("train/*/model.pt")) and list((tmp_path / "work").glob("build/*/_SUCCESS"))
     assert [name for name in resumed if resumed[name] != uninterrupted[name]] == []
 
 

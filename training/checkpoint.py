@@ -87,7 +87,9 @@ def export(trained: dict, run_dir, task: str = "multilingual_masked_lm") -> dict
     """A final model for `XLMRModel.from_pretrained`: portable, naming fairseq's own task and
     no plugin directory, so loading it needs nothing of this project."""
     final = portable(trained, run_dir)
-    final["cfg"] = {**final["cfg"], "task": _with(final["cfg"]["task"], _name=task),
+    legacy = isinstance(final["cfg"]["task"], argparse.Namespace)  # legacy tasks name themselves in `task`
+    renamed = {"_name": task, "task": task} if legacy else {"_name": task}
+    final["cfg"] = {**final["cfg"], "task": _with(final["cfg"]["task"], **renamed),
                     "common": _with(final["cfg"]["common"], user_dir=None)}
     return final
 

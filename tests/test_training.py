@@ -1,0 +1,106 @@
+"""Continued pretraining: the final model, per-language validation, resume after SIGKILL,
+and fairseq's distributed path with two CPU processes (gloo)."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from common.jsonio import read_json
+from tests.conftest import REPO, in_env, run_luigi
+
+LANGS = "bo,mn,ug"
+TIBETAN = "ཕྱིས་སུ་མི་རྣམས་ཀྱིས་རང་བྱུང་ཁམས་ལ་ <mask> བྱེད་པའི་བྱ་རིམ་ཁྲོད་ནས།"
+MONGOLIAN = "ᠶᠤᠸᠠᠨ ᠤᠯᠤᠰ\u202fᠤᠨ <mask> ᠳᠡ ᠨᠢᠩ ᠵᠠᠮ ᠴᠢᠬᠤᠯᠠ ᠦᠢᠯᠡᠳᠦᠯ ᠭᠠᠷᠭᠠᠵᠠᠶ ᠃"
+
+
+def task_stats(env: dict, name: str = "ContinuePretraining") -> dict:
+    import pipeline
+
+    with in_env(env):
+        task = getattr(pipeline, name)(lang=LANGS)
+        return {"stats": task.stats(), "model_dir": task.model_dir(), "run_dir": task.run_dir()}
+
+
+def copy_without_training(source: Path, target: Path) -> dict:
+    """A work dir with every finished stage before training, as a fresh place to train again."""
+    shutil.copytree(source, target, symlinks=True, ignore=lambda d, names: [n for n in names if Path(d) == source
+                                                                            and n in ("train", "build", "timings")])
+    return target
+
+
+def test_final_model_is_an_xlmr_directory_that_fills_masks(mini_build):
+    from training import checkpoint
+
+    result = task_stats(mini_build["env"])
+    assert sorted(p.name for p in result["model_dir"].iterdir()) == \
+        ["_SUCCESS", "dict.txt", "model.pt", "sentencepiece.bpe.model", "stats.json"]
+    model = checkpoint.hub_model(result["model_dir"])
+    for sentence in (TIBETAN, MONGOLIAN):
+        predictions = model.fill_mask(sentence, topk=3)
+        assert len(predictions) == 3
+        for filled, probability, token in predictions:
+            assert "<mask>" not in filled and token not in ("<unk>", "") and 0.0 < probability <= 1.0
+    tokens = model.encode(MONGOLIAN.replace(" <mask>", ""))
+    assert 3 not in tokens.tolist()  # U+202F reaches its pieces: no <unk>
+
+
+def test_every_validation_is_recorded_per_language_and_loss_falls(mini_build):
+    stats = task_stats(mini_build["env"])["stats"]
+    assert stats["num_updates"] == 30
+    for lang in LANGS.split(","):
+        history = stats["validation"][f"valid_{lang}"]
+        assert [step for step, _ in history] == [10, 20, 30]
+    for lang in ("bo", "mn"):
+        first_last = stats["validation_first_last"][f"valid_{lang}"]
+        assert first_last["last"][1] < first_last["first"][1]
+
+
+def test_sigkill_during_training_then_rerun_resumes_from_the_last_checkpoint(mini_build, tmp_path):
+    work = copy_without_training(mini_build["work"], tmp_path / "work")
+    env = {**mini_build["env"], "CINO_WORK_DIR": str(work)}
+    command = [str(Path(sys.executable).parent / "luigi"), "--module", "pipeline", "ContinuePretraining",
+               "--lang", LANGS, "--local-scheduler"]
+    process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    paths = task_stats(mini_build["env"])  # same fingerprints, other work dir
+    run_dir = work / paths["run_dir"].relative_to(mini_build["work"])
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        log = run_dir / "train.log"
+        if log.exists() and "Saved checkpoint" in log.read_text(encoding="utf-8", errors="replace"):
+            break
+        time.sleep(0.2)
+    assert process.poll() is None, "training finished before it could be killed"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    final = work / paths["model_dir"].relative_to(mini_build["work"])
+    assert not (final / "_SUCCESS").exists()  # not complete without the final model
+    done = run_luigi(["ContinuePretraining", "--lang", LANGS], env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    resumed, uninterrupted = read_json(final / "stats.json"), paths["stats"]
+    assert resumed["num_updates"] == uninterrupted["num_updates"] == 30
+    log = (run_dir / "train.log").read_text(encoding="utf-8", errors="replace")
+    assert log.count("$ ") == 2 and "Loaded checkpoint" in log
+    for lang in LANGS.split(","):
+        a = resumed["validation_first_last"][f"valid_{lang}"]["last"][1]
+        b = uninterrupted["validation_first_last"][f"valid_{lang}"]["last"][1]
+        assert a == pytest.approx(b, rel=0.05)
+
+
+def test_two_process_distributed_training_on_cpu(mini_build, tmp_path):
+    work = copy_without_training(mini_build["work"], tmp_path / "work")
+    env = {**mini_build["env"], "CINO_WORK_DIR": str(work)}
+    done = run_luigi(["ContinuePretraining", "--lang", LANGS, "--train-profile", "test-ddp"], env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (stats_file,) = work.glob("train/*/stats.json")
+    stats = read_json(stats_file)
+    assert stats["num_updates"] == 6 and stats["effective_batch"] == 4
+    run_dir = stats_file.parent.with_name(stats_file.parent.name + ".run")
+    assert "initialized host" in (run_dir / "rank1.log").read_text(encoding="utf-8")
+    log = (run_dir / "train.log").read_text(encoding="utf-8")
+    assert "distributed init (rank 0)" in log and '"bsz": "4"' in log  # 2 processes x 2 sequences

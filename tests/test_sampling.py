@@ -46,7 +46,7 @@ def test_plan_equals_what_fairseq_computes(mini_build):
         settings = profile()
     fairseq_task = MultiLingualMaskedLMTask.setup_task(_args(data, settings))
     fairseq_task.load_dataset("train")
-    resampled = fairseq_task.datasets["train"].datasets  # one ResamplingDataset per language, sorted
+    resampled = fairseq_task.datasets["train"].dataset.datasets  # SortDataset > ConcatDataset > one per language
     for (lang, row), dataset in zip(sorted(plan["languages"].items()), resampled):
         assert len(dataset.dataset) == row["blocks"]
         assert len(dataset) == row["blocks_per_epoch"]

@@ -24,6 +24,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/corpus_throughput.py
 	$(BIN)/python bench/vocab_throughput.py
+	$(BIN)/python bench/train_throughput.py
 
 clean-demo:
 	rm -rf $(CINO_WORK_DIR)

@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.measure import peak_rss_mb, run_child  # noqa: E402
+from bench.measure import peak_rss_mb, print_table, run_child  # noqa: E402
 from common.fingerprint import sha256_file  # noqa: E402
 from common.jsonio import open_text, write_json  # noqa: E402
 from pipeline.manifest import load_catalog  # noqa: E402
@@ -170,18 +170,16 @@ def main() -> None:
         for stage in STAGES:
             result = run_child(__file__, ["--child", stage, "--dir", str(root), "--langs", args.langs, "--model", str(model)])
             rows.append({"scale": scale, **result})
-    print_table(rows)
+    print_results(rows)
     write_json(base / "results.json", rows)
 
 
-def print_table(rows: list) -> None:
+def print_results(rows: list) -> None:
     floor = {r["scale"]: r["lines"] / r["seconds"] for r in rows if r["stage"] == "floor"}
-    print(f"{'scale':>5} {'stage':<7} {'lines':>9} {'MB in':>8} {'seconds':>8} {'lines/s':>9} {'MB/s':>7} "
-          f"{'vs floor':>8} {'peak MB':>8}")
-    for r in rows:
-        rate = r["lines"] / r["seconds"]
-        print(f"{r['scale']:>5} {r['stage']:<7} {r['lines']:>9} {r['mb']:>8.1f} {r['seconds']:>8.2f} {rate:>9.0f} "
-              f"{r['mb'] / r['seconds']:>7.2f} {rate / floor[r['scale']]:>8.3f} {r['peak_rss_mb']:>8.0f}")
+    print_table(["scale", "stage", "lines", "MB in", "seconds", "lines/s", "MB/s", "vs floor", "peak MB"], [
+        [str(r["scale"]), r["stage"], str(r["lines"]), f"{r['mb']:.1f}", f"{r['seconds']:.2f}",
+         f"{r['lines'] / r['seconds']:.0f}", f"{r['mb'] / r['seconds']:.2f}",
+         f"{r['lines'] / r['seconds'] / floor[r['scale']]:.3f}", f"{r['peak_rss_mb']:.0f}"] for r in rows])
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.measure import peak_rss_mb, run_child  # noqa: E402
+from bench.measure import peak_rss_mb, print_table, run_child  # noqa: E402
 from common.jsonio import write_json  # noqa: E402
 
 CORPORA = REPO.parent / "shared" / "corpora"
@@ -104,13 +104,11 @@ def main() -> None:
         for mode in ("floor", "count/1", "count/2"):
             rows.append({"scale": scale, **run_child(__file__, ["--child", mode, str(model), str(corpus)])})
     floor = {r["scale"]: r["lines"] / r["seconds"] for r in rows if r["mode"] == "floor"}
-    print(f"{'scale':>5} {'mode':<8} {'lines':>9} {'MB':>7} {'seconds':>8} {'lines/s':>9} {'MB/s':>6} "
-          f"{'vs floor':>8} {'peak MB':>8} {'worker MB':>9}")
-    for r in rows:
-        rate = r["lines"] / r["seconds"]
-        print(f"{r['scale']:>5} {r['mode']:<8} {r['lines']:>9} {r['mb']:>7.1f} {r['seconds']:>8.2f} {rate:>9.0f} "
-              f"{r['mb'] / r['seconds']:>6.2f} {rate / floor[r['scale']]:>8.3f} {r['peak_rss_mb']:>8.0f} "
-              f"{r['worker_peak_mb']:>9.0f}")
+    print_table(["scale", "mode", "lines", "MB", "seconds", "lines/s", "MB/s", "vs floor", "peak MB", "worker MB"], [
+        [str(r["scale"]), r["mode"], str(r["lines"]), f"{r['mb']:.1f}", f"{r['seconds']:.2f}",
+         f"{r['lines'] / r['seconds']:.0f}", f"{r['mb'] / r['seconds']:.2f}",
+         f"{r['lines'] / r['seconds'] / floor[r['scale']]:.3f}", f"{r['peak_rss_mb']:.0f}",
+         f"{r['worker_peak_mb']:.0f}"] for r in rows])
     write_json(root / "results.json", rows)
 
 

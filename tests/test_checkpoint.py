@@ -6,7 +6,6 @@ import pytest
 import sentencepiece as spm
 import torch
 
-from tests.conftest import DATA_ROOT
 from tests.test_vocab import points, real_lines
 from training import checkpoint
 from vocab import fairseq_ids

@@ -7,7 +7,7 @@ import pytest
 
 from common.errors import InputError
 from common.fingerprint import sha256_file
-from common.jsonio import open_text, read_json
+from common.jsonio import open_text
 from pipeline.manifest import Language, Source
 from pipeline.text.ingest import ingest_language, resolve_source
 from tests.conftest import DATA_ROOT

@@ -12,7 +12,7 @@ import luigi
 import pytest
 import yaml
 
-from common.atomic import SUCCESS, is_complete
+from common.atomic import SUCCESS
 from common.fingerprint import sha256_file
 from common.jsonio import read_json
 from tests.conftest import REPO, TESTS_DATA, build_corpus, run_luigi

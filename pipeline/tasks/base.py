@@ -19,6 +19,7 @@ from common.errors import InputError
 from common.fingerprint import fingerprint
 from common.jsonio import read_json, write_json
 from pipeline import config
+from pipeline.params import LangListParameter
 
 log = logging.getLogger("luigi-interface")
 
@@ -73,9 +74,10 @@ class StageTask(luigi.Task):
     def run(self):
         self.write_outputs()
 
-    def write_outputs(self) -> None:
-        """Run the subclass's `produce(tmp)` (writes outputs, returns stats) atomically."""
-        started = time.time()
+    def write_outputs(self, started: float = None) -> None:
+        """Run the subclass's `produce(tmp)` (writes outputs, returns stats) atomically;
+        the wall time since `started` (default: now) goes to work_dir/timings/."""
+        started = started or time.time()
         target = self.output_dir()
         with atomic_dir(target) as tmp:
             stats = self.produce(tmp)
@@ -84,6 +86,14 @@ class StageTask(luigi.Task):
         timing = config.work_dir() / "timings" / target.relative_to(config.work_dir())
         timing.parent.mkdir(parents=True, exist_ok=True)
         write_json(timing.with_suffix(".json"), {"task": self.task_id, "seconds": round(time.time() - started, 3)})
+
+
+class LanguageListTask(StageTask):
+    """A stage over the chosen languages (`--lang bo,mn,ug`), scoped by their sorted codes."""
+    lang = LangListParameter()
+
+    def scope(self) -> str:
+        return "_".join(self.lang)
 
 
 class ShardTask(StageTask):

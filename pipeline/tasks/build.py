@@ -3,8 +3,7 @@ import logging
 
 from common.jsonio import open_text
 from pipeline import config
-from pipeline.params import LangListParameter
-from pipeline.tasks.base import StageTask
+from pipeline.tasks.base import LanguageListTask
 from pipeline.tasks.report import CorpusReport
 from pipeline.tasks.training import ContinuePretraining
 from pipeline.tasks.vocab import InitCheckpoint, TokenizerReport
@@ -12,12 +11,8 @@ from pipeline.tasks.vocab import InitCheckpoint, TokenizerReport
 log = logging.getLogger("luigi-interface")
 
 
-class BuildCINO(StageTask):
+class BuildCINO(LanguageListTask):
     stage = "build"
-    lang = LangListParameter()
-
-    def scope(self):
-        return "_".join(self.lang)
 
     def requires(self):
         return {"corpus": CorpusReport(lang=self.lang), "tokenizers": TokenizerReport(lang=self.lang),

@@ -1,12 +1,9 @@
 """CorpusReport: per-language accounting of the corpus half, as CSV and markdown."""
 import logging
 
-import luigi
-
 from common.jsonio import open_text
-from pipeline.params import LangListParameter
 from pipeline.reporting import corpus_table, rejected_table
-from pipeline.tasks.base import StageTask
+from pipeline.tasks.base import LanguageListTask
 from pipeline.tasks.corpus import Split, stage_totals
 
 log = logging.getLogger("luigi-interface")
@@ -24,12 +21,8 @@ def _language_stats(split: Split) -> dict:
     }
 
 
-class CorpusReport(StageTask):
+class CorpusReport(LanguageListTask):
     stage = "corpus_report"
-    lang = LangListParameter()
-
-    def scope(self):
-        return "_".join(self.lang)
 
     def requires(self):
         return [Split(lang=code) for code in self.lang]

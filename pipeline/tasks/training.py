@@ -2,15 +2,15 @@
 import logging
 import os
 import shutil
+import time
 from dataclasses import asdict
 
 import luigi
 
 from common.errors import InputError
 from common.jsonio import write_json
-from pipeline import config
 from pipeline.params import LangListParameter
-from pipeline.tasks.base import StageTask
+from pipeline.tasks.base import LanguageListTask, StageTask
 from pipeline.tasks.corpus import Split
 from pipeline.tasks.vocab import InitCheckpoint, PruneVocabulary
 from training import checkpoint, sampling
@@ -73,13 +73,9 @@ def _binarized(langs) -> dict:
     return {code: BinarizeLanguage(lang=code, vocab=langs) for code in langs}
 
 
-class SamplingPlan(StageTask):
+class SamplingPlan(LanguageListTask):
     """alpha-smoothed language sampling over token blocks, as fairseq will do it, written down."""
     stage = "sampling_plan"
-    lang = LangListParameter()
-
-    def scope(self):
-        return "_".join(self.lang)
 
     def requires(self):
         return _binarized(self.lang)
@@ -113,7 +109,7 @@ def _valid_history(log_file) -> dict:
     return {kind: sorted(points.items()) for kind, points in sorted(history.items())}
 
 
-class ContinuePretraining(StageTask):
+class ContinuePretraining(LanguageListTask):
     """fairseq multilingual MLM from the surgered checkpoint; resumable; complete only with the final model.
 
     The run directory (`<output>.run/`: data-bin links, checkpoints, log) survives kills;
@@ -121,11 +117,7 @@ class ContinuePretraining(StageTask):
     at the end, holds the final model in XLM-R's layout.
     """
     stage = "train"
-    lang = LangListParameter()
     resources = {"gpu": 1}
-
-    def scope(self):
-        return "_".join(self.lang)
 
     def requires(self):
         return {"init": InitCheckpoint(lang=self.lang), "plan": SamplingPlan(lang=self.lang),
@@ -155,6 +147,7 @@ class ContinuePretraining(StageTask):
         return data, init_dir
 
     def run(self):
+        started = time.time()
         s, launcher = profile(), train().launcher
         if launcher not in LAUNCHERS:
             raise InputError("[train] launcher", f"unknown launcher {launcher!r}", f"use one of {', '.join(LAUNCHERS)}")
@@ -175,7 +168,7 @@ class ContinuePretraining(StageTask):
             code = launch(args, s.world_size, launcher, s.cpu, run_dir, s.threads, on_record)
             if code != 0 or not last.exists():
                 raise RuntimeError(f"fairseq-train exited with {code}: {tail(run_dir / 'train.log')}")
-        self.write_outputs()
+        self.write_outputs(started)
 
     def produce(self, tmp):
         s, run_dir = profile(), self.run_dir()

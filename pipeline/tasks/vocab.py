@@ -13,7 +13,7 @@ from common.progress import Progress
 from pipeline import config
 from pipeline.manifest import parse_lang_list
 from pipeline.params import LangListParameter
-from pipeline.tasks.base import StageTask
+from pipeline.tasks.base import LanguageListTask, StageTask
 from pipeline.tasks.corpus import Split
 from training import checkpoint
 from training.standin import StandInSettings, build_standin
@@ -138,13 +138,9 @@ class TrainScriptTokenizer(StageTask):
         return {"stage": "script_tokenizer", "script": self.script, "languages": list(self.lang), **stats}
 
 
-class MergeVocabulary(StageTask):
+class MergeVocabulary(LanguageListTask):
     """Base SentencePiece model + script models -> one merged model (see vocab/merge.py)."""
     stage = "merge_vocab"
-    lang = LangListParameter()
-
-    def scope(self):
-        return "_".join(self.lang)
 
     def requires(self):
         return {"base": base_model(),
@@ -169,13 +165,9 @@ class MergeVocabulary(StageTask):
         return {"stage": "merge_vocab", "fairseq_symbols": sizes, **stats}
 
 
-class PruneVocabulary(StageTask):
+class PruneVocabulary(LanguageListTask):
     """Keep the pieces the chosen languages' training text uses; dict.txt with real counts; id map."""
     stage = "prune_vocab"
-    lang = LangListParameter()
-
-    def scope(self):
-        return "_".join(self.lang)
 
     def requires(self):
         return {"merge": MergeVocabulary(lang=self.lang), "base": base_model(),
@@ -215,13 +207,9 @@ class PruneVocabulary(StageTask):
                 "verification": check}
 
 
-class InitCheckpoint(StageTask):
+class InitCheckpoint(LanguageListTask):
     """The base checkpoint with its vocabulary-sized tensors rebuilt for the pruned vocabulary."""
     stage = "init_checkpoint"
-    lang = LangListParameter()
-
-    def scope(self):
-        return "_".join(self.lang)
 
     def requires(self):
         return {"prune": PruneVocabulary(lang=self.lang), "base": base_model()}
@@ -258,14 +246,10 @@ class InitCheckpoint(StageTask):
                 "embedding_shape": list(weight.shape)}
 
 
-class TokenizerReport(StageTask):
+class TokenizerReport(LanguageListTask):
     """<unk> rate, tokens per character and unit, split units, identity with the base: base,
     merged and pruned tokenizers on the held-out split (valid + test) of every language."""
     stage = "tokenizer_report"
-    lang = LangListParameter()
-
-    def scope(self):
-        return "_".join(self.lang)
 
     def report_langs(self) -> tuple:
         extra = parse_lang_list(config.vocab().report_langs, _catalog()) if config.vocab().report_langs else ()

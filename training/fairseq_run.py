@@ -48,7 +48,7 @@ def run(args: list, log_file: Path, env: dict = None, on_record=None, prefix: li
     """Run `prefix + args` (default: python -m fairseq_cli.train), appending its output to
     log_file; call on_record(kind, record) for every JSON log record. Returns the exit code."""
     command = [str(c) for c in (prefix or TRAIN) + list(args)]
-    with open(log_file, "a", encoding="utf-8") as log:
+    with open(log_file, "a", encoding="utf-8", buffering=1) as log:  # line-buffered: readable while running
         log.write("$ " + " ".join(command) + "\n")
         log.flush()
         process = start(command, env or {}, subprocess.PIPE)

@@ -46,3 +46,15 @@ def test_initial_checkpoint_is_an_xlmr_directory(vocab_build, full_env):
     assert len(model.task.source_dictionary) == vocab_build["prune"]["fairseq_symbols"]["pruned"]
     tokens = model.encode("ཕྱིས་སུ་མི་རྣམས་ཀྱིས་རང་བྱུང་ཁམས་ལ་སྒྱུར་བཀོད་བྱེད་པ")
     assert 3 not in tokens.tolist()  # no <unk> in Tibetan any more
+
+
+def test_missing_base_model_file_is_one_clear_error(tmp_path, mini_corpus):
+    from tests.conftest import run_luigi
+
+    (tmp_path / "xlmr.base").mkdir()
+    (tmp_path / "xlmr.base" / "dict.txt").write_text("a 1\n", encoding="utf-8")
+    env = {**mini_corpus, "CINO_BASE_MODEL_DIR": str(tmp_path / "xlmr.base"), "CINO_WORK_DIR": str(tmp_path / "w")}
+    done = run_luigi(["MergeVocabulary", "--lang", "bo"], env)
+    assert done.returncode == 30
+    (line,) = [l for l in (done.stdout + done.stderr).splitlines() if "base model directory lacks" in l]
+    assert line.startswith("ERROR: ") and "model.pt, sentencepiece.bpe.model" in line and "base_model_dir" in line

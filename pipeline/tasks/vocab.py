@@ -49,15 +49,22 @@ def code_points(scripts) -> CodePoints:
                          [s for _, s in sorted(catalog.scripts.items()) if not s.own_tokenizer])
 
 
-class ExternalBase(luigi.ExternalTask):
+class ExternalBase(luigi.Task):
     """A base model directory the user provides ([vocab] base_model_dir): fairseq's xlmr.base,
-    xlmr.large, or any model in that layout. Fingerprinted by file sizes and times, not content."""
+    xlmr.large, or any model in that layout. Fingerprinted by file sizes and times, not content.
+    It is never built: if a file is missing, running it says which and how to fix it."""
 
     def model_dir(self):
         return config.base_model_dir()
 
     def output(self):
         return [luigi.LocalTarget(str(self.model_dir() / name)) for name in BASE_FILES]
+
+    def run(self):
+        missing = [name for name in BASE_FILES if not (self.model_dir() / name).is_file()]
+        raise InputError(self.model_dir(), f"base model directory lacks {', '.join(missing)}",
+                         "point [vocab] base_model_dir (or CINO_BASE_MODEL_DIR) at an extracted xlmr.base or "
+                         "xlmr.large, or leave it empty to build the stand-in")
 
     def fingerprint(self) -> str:
         stamps = [(name, (self.model_dir() / name).stat().st_size, (self.model_dir() / name).stat().st_mtime_ns)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import InputError
-from training import checkpoint, fairseq_run
+from training import fairseq_run
 from training.binarize import encode_file, preprocess
 
 
@@ -85,6 +85,8 @@ def build_standin(vocab_dir: Path, train_files, valid_files, out_dir: Path, scra
     code = fairseq_run.run(train_args(data, scratch / "checkpoints", settings), log, env, record)
     if code != 0:
         raise RuntimeError(f"fairseq-train of the stand-in base model failed ({code}): {fairseq_run.tail(log)}")
+    from training import checkpoint  # torch: imported when used, so importing settings stays light
+
     trained = checkpoint.load(scratch / "checkpoints" / "checkpoint_last.pt")
     checkpoint.save(checkpoint.portable(trained, scratch), out_dir / "model.pt")
     shutil.copy(dictionary, out_dir / "dict.txt")

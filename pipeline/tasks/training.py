@@ -1,4 +1,5 @@
-"""The training half: Binarize -> SamplingPlan -> ContinuePretraining (resumable fairseq MLM)."""
+"""The training half: Binarize -> SamplingPlan -> ContinuePretraining (resumable fairseq MLM).
+torch (training.checkpoint) is imported where used, keeping Luigi workers light."""
 import logging
 import os
 import shutil
@@ -13,7 +14,7 @@ from pipeline.params import LangListParameter
 from pipeline.tasks.base import LanguageListTask, StageTask
 from pipeline.tasks.corpus import Split
 from pipeline.tasks.vocab import InitCheckpoint, PruneVocabulary
-from training import checkpoint, sampling
+from training import sampling
 from training.binarize import encode_file, preprocess
 from training.command import architecture, train_args
 from training.fairseq_run import parse_log_line, tail
@@ -147,6 +148,8 @@ class ContinuePretraining(LanguageListTask):
         return data, init_dir
 
     def run(self):
+        from training import checkpoint
+
         started = time.time()
         s, launcher = profile(), train().launcher
         if launcher not in LAUNCHERS:
@@ -171,6 +174,8 @@ class ContinuePretraining(LanguageListTask):
         self.write_outputs(started)
 
     def produce(self, tmp):
+        from training import checkpoint
+
         s, run_dir = profile(), self.run_dir()
         trained = checkpoint.load(run_dir / "checkpoints" / "checkpoint_last.pt")
         if checkpoint.num_updates(trained) < s.max_update:

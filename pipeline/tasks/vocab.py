@@ -1,5 +1,6 @@
 """The vocabulary half: base model -> per-script tokenizers -> merge -> prune -> initial checkpoint,
-and the tokenizer report."""
+and the tokenizer report. torch is imported inside the tasks that use it, so that every Luigi
+worker (and `python -m pipeline.langid`) starts without it."""
 import logging
 import shutil
 from dataclasses import asdict
@@ -15,10 +16,8 @@ from pipeline.manifest import parse_lang_list
 from pipeline.params import LangListParameter
 from pipeline.tasks.base import LanguageListTask, StageTask
 from pipeline.tasks.corpus import Split
-from training import checkpoint
 from training.standin import StandInSettings, build_standin
 from vocab import fairseq_ids
-from vocab.embeddings import STRATEGIES, new_rows
 from vocab.merge import CodePoints, load_proto, merge
 from vocab.prune import PruneSettings, count_pieces, prune, verify
 from vocab.script_model import ScriptModelSettings, train_script_model
@@ -228,6 +227,9 @@ class InitCheckpoint(LanguageListTask):
         return self.output_dir()
 
     def produce(self, tmp):
+        from training import checkpoint
+        from vocab.embeddings import STRATEGIES, new_rows
+
         strategy = config.vocab().embedding_init
         if strategy not in STRATEGIES:
             raise InputError("[vocab] embedding_init", f"unknown strategy {strategy!r}", f"use one of {', '.join(STRATEGIES)}")

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from common.errors import InputError
 from training import fairseq_run
 
 LAUNCHERS = ("local", "torchrun", "slurm")
@@ -35,7 +36,7 @@ def environment(threads: int) -> dict:
 def launch(args: list, world_size: int, launcher: str, cpu: bool, run_dir: Path, threads: int, on_record=None) -> int:
     """Run the training; returns the exit code of rank 0 (or of the launcher)."""
     if launcher not in LAUNCHERS:
-        raise ValueError(f"unknown launcher {launcher!r}; use one of {', '.join(LAUNCHERS)}")
+        raise InputError("[train] launcher", f"unknown launcher {launcher!r}", f"use one of {', '.join(LAUNCHERS)}")
     log, env = run_dir / "train.log", environment(threads)
     backend = ["--distributed-backend", "gloo" if cpu else "nccl", "--distributed-world-size", str(world_size)]
     if world_size == 1:

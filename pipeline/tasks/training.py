@@ -18,7 +18,7 @@ from training import sampling
 from training.binarize import encode_file, preprocess
 from training.command import architecture, train_args
 from training.fairseq_run import parse_log_line, tail
-from training.launch import LAUNCHERS, launch
+from training.launch import launch
 from training.profile import load_profile
 
 log = logging.getLogger("luigi-interface")
@@ -152,8 +152,6 @@ class ContinuePretraining(LanguageListTask):
 
         started = time.time()
         s, launcher = profile(), train().launcher
-        if launcher not in LAUNCHERS:
-            raise InputError("[train] launcher", f"unknown launcher {launcher!r}", f"use one of {', '.join(LAUNCHERS)}")
         run_dir = self.run_dir()
         data, init_dir = self._prepare(run_dir)
 

@@ -26,13 +26,9 @@ log = logging.getLogger("luigi-interface")
 BASE_FILES = ("model.pt", "dict.txt", "sentencepiece.bpe.model")
 
 
-def _catalog():
-    return config.catalog()
-
-
 def own_scripts(langs) -> dict:
     """{script code: [languages]} of the chosen languages whose script gets its own model."""
-    catalog = _catalog()
+    catalog = config.catalog()
     scripts = {}
     for code in langs:
         script = catalog.languages[code].script
@@ -43,7 +39,7 @@ def own_scripts(langs) -> dict:
 
 def code_points(scripts) -> CodePoints:
     """Code points owned by the given own-model scripts (against every script without a model)."""
-    catalog = _catalog()
+    catalog = config.catalog()
     return CodePoints.of([catalog.scripts[code] for code in sorted(scripts)],
                          [s for _, s in sorted(catalog.scripts.items()) if not s.own_tokenizer])
 
@@ -79,7 +75,7 @@ class StandInBase(StageTask):
         return "xlmr-vocab"
 
     def langs(self) -> tuple:
-        return parse_lang_list(config.vocab().standin_langs, _catalog())
+        return parse_lang_list(config.vocab().standin_langs, config.catalog())
 
     def requires(self):
         return [Split(lang=code) for code in self.langs()]
@@ -128,7 +124,7 @@ class TrainScriptTokenizer(StageTask):
         return [Split(lang=code) for code in self.lang]
 
     def settings(self):
-        script = _catalog().scripts[self.script]
+        script = config.catalog().scripts[self.script]
         return {"model": asdict(config.settings_of(config.script_model(), ScriptModelSettings)),
                 "vocab_size": script.vocab_size, "standins": code_points([self.script]).standins()}
 
@@ -136,7 +132,7 @@ class TrainScriptTokenizer(StageTask):
         return self.output_dir() / "spm.model"
 
     def produce(self, tmp):
-        script = _catalog().scripts[self.script]
+        script = config.catalog().scripts[self.script]
         self.report(0, f"training a {script.vocab_size}-piece SentencePiece model for {self.script}")
         stats = train_script_model([s.split_file("train") for s in self.requires()], tmp / "spm.model",
                                    script.vocab_size, config.settings_of(config.script_model(), ScriptModelSettings),
@@ -261,7 +257,7 @@ class TokenizerReport(LanguageListTask):
     stage = "tokenizer_report"
 
     def report_langs(self) -> tuple:
-        extra = parse_lang_list(config.vocab().report_langs, _catalog()) if config.vocab().report_langs else ()
+        extra = parse_lang_list(config.vocab().report_langs, config.catalog()) if config.vocab().report_langs else ()
         return tuple(sorted(set(self.lang) | set(extra)))
 
     def requires(self):

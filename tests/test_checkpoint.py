@@ -3,13 +3,12 @@ base-covered text), and each initialisation strategy for the new rows."""
 import shutil
 
 import pytest
-import sentencepiece as spm
 import torch
 
 from tests.test_vocab import points, real_lines
 from training import checkpoint
 from vocab import fairseq_ids
-from vocab.embeddings import new_rows
+from vocab.embeddings import base_tokenizer, new_rows
 from vocab.merge import load_proto, merge
 from vocab.prune import PruneSettings, count_pieces, prune
 from vocab.script_model import ScriptModelSettings, train_script_model
@@ -39,8 +38,7 @@ def vocabulary(tiny_base, tmp_path_factory):
 
 def surgery(tiny_base, vocabulary, strategy, target):
     root, rows = vocabulary
-    base_spm = spm.SentencePieceProcessor(model_file=str(tiny_base / "sentencepiece.bpe.model"))
-    base_ids_of = lambda symbol: [i + 1 if i >= 3 else 3 for i in base_spm.encode(symbol.replace("\u2581", " "))]
+    base_ids_of = base_tokenizer(tiny_base / "sentencepiece.bpe.model")
     base = checkpoint.load(tiny_base / "model.pt")
     weight, bias, stats = new_rows(base["model"][checkpoint.EMBED], base["model"][checkpoint.LM_BIAS], rows,
                                    strategy, base_ids_of, seed=7)

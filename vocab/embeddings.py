@@ -9,10 +9,27 @@ Kept tokens keep their exact rows. New tokens, by strategy:
 - `random`: N(0, 0.02), fairseq's own initialisation (the CINO-like baseline).
 Output bias: the mean bias of the sub-tokens, or the mean bias of the base.
 """
+import sentencepiece as spm
 import torch
 
 STRATEGIES = ("mean_subtokens", "script_mean", "random")
 UNK = 3  # fairseq id of <unk>
+SPACE = "\u2581"
+
+
+def base_tokenizer(base_spm_file):
+    """symbol -> base fairseq ids of the symbol's text: how the base model read a new piece.
+    A piece without a leading word boundary loses the dummy prefix SentencePiece adds."""
+    processor = spm.SentencePieceProcessor(model_file=str(base_spm_file))
+    space = processor.piece_to_id(SPACE)
+
+    def base_ids_of(symbol: str) -> list:
+        ids = processor.encode(symbol.replace(SPACE, " "))
+        if not symbol.startswith(SPACE) and ids and ids[0] == space:
+            ids = ids[1:]
+        return [i + 1 if i >= 3 else UNK for i in ids]  # SentencePiece id k >= 3 is fairseq id k + 1
+
+    return base_ids_of
 
 
 def _gaussian_sampler(weight: torch.Tensor, generator: torch.Generator):

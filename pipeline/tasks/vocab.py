@@ -6,7 +6,6 @@ import shutil
 from dataclasses import asdict
 
 import luigi
-import sentencepiece as spm
 
 from common.errors import InputError
 from common.fingerprint import fingerprint
@@ -224,21 +223,13 @@ class InitCheckpoint(LanguageListTask):
 
     def produce(self, tmp):
         from training import checkpoint
-        from vocab.embeddings import STRATEGIES, new_rows
+        from vocab.embeddings import STRATEGIES, base_tokenizer, new_rows
 
         strategy = config.vocab().embedding_init
         if strategy not in STRATEGIES:
             raise InputError("[vocab] embedding_init", f"unknown strategy {strategy!r}", f"use one of {', '.join(STRATEGIES)}")
         prune_dir, base_dir = self.requires()["prune"].output_dir(), self.requires()["base"].model_dir()
-        base_spm = spm.SentencePieceProcessor(model_file=str(base_dir / "sentencepiece.bpe.model"))
-        space = base_spm.piece_to_id("\u2581")
-
-        def base_ids_of(symbol: str) -> list:
-            ids = base_spm.encode(symbol.replace("\u2581", " "))
-            if not symbol.startswith("\u2581") and ids and ids[0] == space:
-                ids = ids[1:]  # the dummy prefix SentencePiece adds
-            return [i + 1 if i >= 3 else fairseq_ids.SPECIALS.index("<unk>") for i in ids]
-
+        base_ids_of = base_tokenizer(base_dir / "sentencepiece.bpe.model")
         self.report(10, "loading the base checkpoint")
         base = checkpoint.load(base_dir / "model.pt")
         rows = fairseq_ids.read_id_map(prune_dir / "idmap.tsv")

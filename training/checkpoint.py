@@ -18,8 +18,10 @@ LM_BIAS = "encoder.lm_head.bias"
 
 def load(path) -> dict:
     """A checkpoint written by fairseq (holds configuration objects, hence weights_only=False:
-    only for checkpoints we wrote or the base model the user chose)."""
-    return torch.load(path, map_location="cpu", weights_only=False)
+    only for checkpoints we wrote or the base model the user chose). Tensors are memory-mapped,
+    so reading the configuration or the update count of an xlmr.large checkpoint costs no
+    copy of its weights."""
+    return torch.load(path, map_location="cpu", weights_only=False, mmap=True)
 
 
 def model_only(checkpoint: dict) -> dict:

@@ -12,7 +12,6 @@ stage's lines/s is printed as a ratio to it. Memory should stay flat from 1x to 
 stage streams; dedup keeps 16 bytes per line of index.
 """
 import argparse
-import csv
 import json
 import shutil
 import sys
@@ -24,7 +23,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.measure import peak_rss_mb, print_table, run_child  # noqa: E402
 from common.fingerprint import sha256_file  # noqa: E402
-from common.jsonio import open_text, write_json  # noqa: E402
+from common.jsonio import write_json  # noqa: E402
 from pipeline.manifest import load_catalog  # noqa: E402
 
 STAGES = ("ingest", "floor", "langid", "clean", "dedup", "split")
@@ -60,7 +59,8 @@ def child(stage: str, root: Path, langs: list, model: Path) -> dict:
     from pipeline.text.clean import clean_shard
     from pipeline.text.dedup import DedupSettings, dedup_language
     from pipeline.text.filters import FilterSettings
-    from pipeline.text.ingest import ingest_language
+    from pipeline.text.ingest import IngestSettings, ingest_language
+    from pipeline.text.lines import read_shard
     from pipeline.text.scripts import ScriptTable
     from pipeline.text.split import SplitSettings, split_language
 
@@ -83,36 +83,32 @@ def child(stage: str, root: Path, langs: list, model: Path) -> dict:
         nbytes += sum(p.stat().st_size for p in inputs)
         if stage == "ingest":
             stage_dir("ingest").mkdir(parents=True)
-            lines += ingest_language(lang, inputs, stage_dir("ingest"), 64 << 20)["stats"]["lines_in"]
+            lines += ingest_language(lang, inputs, stage_dir("ingest"), IngestSettings().shard_bytes)["stats"]["lines_in"]
         elif stage == "floor":
             import fasttext
 
             model_ft = fasttext.load_model(str(model))
             for path in inputs:
-                with open_text(path) as handle:
-                    batch = []
-                    for line in handle:
-                        batch.append(line.rstrip("\n").split("\t", 1)[1])
-                        if len(batch) == 2048:
-                            model_ft.predict(batch, k=1)
-                            lines, batch = lines + len(batch), []
-                    model_ft.predict(batch, k=1)
-                    lines += len(batch)
+                batch = []
+                for _, text in read_shard(path):
+                    batch.append(text)
+                    if len(batch) == 2048:
+                        model_ft.predict(batch, k=1)
+                        lines, batch = lines + len(batch), []
+                model_ft.predict(batch, k=1)
+                lines += len(batch)
         elif stage == "langid":
             identifier = lid.LanguageIdentifier(model)
             for i, path in enumerate(inputs):
                 out = stage_dir("langid") / f"shard-{i:05d}"
                 out.mkdir(parents=True)
-                with open_text(out / "rejected.tsv", "w") as handle:
-                    rejected = csv.writer(handle, dialect="excel-tab", lineterminator="\n")
-                    lines += lid.identify_shard(path, out / "kept.tsv", rejected, lang, table, identifier)["lines_in"]
+                lines += lid.identify_shard(path, out, lang, table, identifier)["lines_in"]
         elif stage == "clean":
             for i, path in enumerate(inputs):
                 out = stage_dir("clean") / f"shard-{i:05d}"
                 out.mkdir(parents=True)
                 settings = FilterSettings().with_overrides(lang.filters)
-                lines += clean_shard(path, out / "kept.tsv", out / "rejected.tsv", lang, script, table,
-                                     settings)["lines_in"]
+                lines += clean_shard(path, out, lang, script, table, settings)["lines_in"]
         elif stage == "dedup":
             out, scratch = stage_dir("dedup"), root / "scratch" / code
             out.mkdir(parents=True)
@@ -128,7 +124,7 @@ def child(stage: str, root: Path, langs: list, model: Path) -> dict:
 def train_model(root: Path, out: Path) -> Path:
     """The language-ID classifier, trained as TrainLangID does, from the 1x ingest of all manifests."""
     from pipeline.text import lid
-    from pipeline.text.ingest import ingest_language
+    from pipeline.text.ingest import IngestSettings, ingest_language
     from pipeline.text.scripts import ScriptTable
 
     catalog = load_catalog(root / "manifests")
@@ -136,7 +132,7 @@ def train_model(root: Path, out: Path) -> Path:
     for code, lang in catalog.languages.items():
         target = out / "ingest-all" / code
         target.mkdir(parents=True)
-        ingest_language(lang, [root / "data" / s.path for s in lang.sources], target, 64 << 20)
+        ingest_language(lang, [root / "data" / s.path for s in lang.sources], target, IngestSettings().shard_bytes)
         shards[code] = sorted(target.glob("shard-*.tsv"))
     seeds = lid.collect_seeds(catalog.languages, shards, ScriptTable(catalog.scripts), catalog.scripts,
                               lid.SeedSettings())

@@ -33,12 +33,12 @@ def main() -> None:
     luigi = [str(Path(sys.executable).parent / "luigi"), "--module", "pipeline", "--local-scheduler",
              "--train-profile", args.profile]
     for task in ("SamplingPlan", "TokenizerReport", "InitCheckpoint"):
-        subprocess.run(luigi + [task, "--lang", args.langs, "--workers", "2"], cwd=REPO, env=env, check=True,
+        subprocess.run(luigi + [task, "--langs", args.langs, "--workers", "2"], cwd=REPO, env=env, check=True,
                        capture_output=True)
     for old in Path(args.dir).glob("train/*"):
         shutil.rmtree(old) if old.is_dir() else old.unlink()
     started = time.perf_counter()
-    subprocess.run(luigi + ["ContinuePretraining", "--lang", args.langs], cwd=REPO, env=env, check=True,
+    subprocess.run(luigi + ["ContinuePretraining", "--langs", args.langs], cwd=REPO, env=env, check=True,
                    capture_output=True)
     task_wall = time.perf_counter() - started
     report(Path(args.dir), args.langs, task_wall)

@@ -28,21 +28,21 @@ BASE = REPO.parent / "shared" / "base" / "xlmr" / "sentencepiece.bpe.model"
 
 def build_merged(root: Path) -> Path:
     from pipeline.manifest import load_catalog
-    from vocab.merge import CodePoints, load_proto, merge
+    from vocab.codepoints import code_points
+    from vocab.merge import merge
+    from vocab.pieces import load_proto
     from vocab.script_model import ScriptModelSettings, train_script_model
 
     catalog = load_catalog(REPO / "corpora_manifests")
-    own = [catalog.scripts["Tibt"], catalog.scripts["Mong"]]
-    others = [s for s in catalog.scripts.values() if not s.own_tokenizer]
     models = {}
     for script, source in (("Tibt", "bo/nanhai.txt"), ("Mong", "mn/cmilbench.txt")):
         text = root / f"{script}.txt"
         with open(CORPORA / source, encoding="utf-8") as handle, open(text, "w", encoding="utf-8") as out:
             out.writelines(line for _, line in zip(range(20_000), handle))
         train_script_model([text], root / f"{script}.model", 16000, ScriptModelSettings(),
-                           CodePoints.of([catalog.scripts[script]], others).standins())
+                           code_points(catalog, [script]).standins())
         models[script] = load_proto(root / f"{script}.model")
-    merged, _ = merge(load_proto(BASE), models, CodePoints.of(own, others))
+    merged, _ = merge(load_proto(BASE), models, code_points(catalog, models))
     (root / "merged.model").write_bytes(merged.SerializeToString())
     return root / "merged.model"
 

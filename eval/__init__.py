@@ -1,2 +1,2 @@
-"""Evaluation: tokenizer statistics, masked-LM and classification suites, reports.
-Plain modules: no luigi."""
+"""Measurements and reports: tokenizer statistics (eval/tokenizer_report.py) and every
+report the pipeline writes (eval/report.py). Plain modules: no luigi."""

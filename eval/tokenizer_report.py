@@ -11,8 +11,7 @@ import sentencepiece as spm
 
 from common.jsonio import open_text
 from common.units import units
-
-SPACE = "\u2581"
+from vocab.pieces import SPACE
 
 
 def _lines(files) -> list:

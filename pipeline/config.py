@@ -1,115 +1,146 @@
-"""Settings: luigi.cfg sections (overridable on the command line) turned into plain values.
+"""Every setting, in one place: the luigi.cfg sections and the plain settings they fill.
 
-Each settings dataclass of the plain code (FilterSettings, DedupSettings, ...) is mirrored
-by a luigi.Config class of the same fields, so `[filters] min_chars=8` in luigi.cfg or
-`--filters-min-chars 8` on the command line both work, and the dataclass stays the one
-place where a setting and its built-in default are defined.
+Each setting is defined once, as a field (with its default) of a settings dataclass beside
+the code that uses it (FilterSettings in pipeline/text/filters.py, DedupSettings in
+pipeline/text/dedup.py, ...), as fairseq declares its options. SECTIONS says which
+luigi.cfg section holds which dataclasses' fields; a luigi.Config class per section is
+derived from them, so `[filters] min_chars = 8` in luigi.cfg and `--filters-min-chars 8` on
+the command line both work, and `settings(FilterSettings)` gives the plain value a task
+passes to plain code. `python -m pipeline.show_settings` prints every section, option and
+default (docs/SETTINGS.md is that output; a test keeps it current).
+
+Training hyperparameters are named profiles instead, `[profile.<name>]` sections of
+luigi.cfg with every field of training.profile.TrainSettings, chosen by `[train] profile`.
+
 Paths are resolved against the current directory; the environment variables
-CINO_WORK_DIR, CINO_DATA_ROOT, CINO_EVAL_ROOT, CINO_MANIFESTS_DIR, CINO_BASE_MODEL_DIR and
-CINO_BASE_VOCAB_DIR override luigi.cfg.
+CINO_WORK_DIR, CINO_DATA_ROOT, CINO_EVAL_ROOT, CINO_MANIFESTS_DIR, CINO_MIRROR_DIR,
+CINO_DOWNLOAD_CACHE, CINO_BASE_MODEL_DIR and CINO_BASE_VOCAB_DIR override luigi.cfg.
 """
 import os
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 
 import luigi
 
+from common.errors import InputError
 from pipeline.manifest import load_catalog
 from pipeline.text.dedup import DedupSettings
 from pipeline.text.filters import FilterSettings
+from pipeline.text.ingest import IngestSettings
 from pipeline.text.lid import FastTextSettings, SeedSettings
 from pipeline.text.split import SplitSettings
+from training.launch import LaunchSettings
+from training.profile import TrainSettings, load_profile
 from training.standin import StandInSettings
+from vocab.embeddings import EmbeddingSettings
 from vocab.prune import PruneSettings
 from vocab.script_model import ScriptModelSettings
 
+
+@dataclass(frozen=True)
+class PathSettings:
+    work_dir: str = "work_dir"                 # everything a run produces (CINO_WORK_DIR)
+    data_root: str = "../shared/corpora"       # manifest source paths are relative to it (CINO_DATA_ROOT)
+    eval_root: str = "../shared/eval"          # manifest eval paths are relative to it (CINO_EVAL_ROOT)
+    manifests_dir: str = "corpora_manifests"   # one YAML per language + scripts.yaml (CINO_MANIFESTS_DIR)
+    mirror_dir: str = ""                       # searched first for URL sources (CINO_MIRROR_DIR)
+    download_cache: str = ""                   # URL sources land here once; empty: <work_dir>/downloads
+
+
+@dataclass(frozen=True)
+class BaseModelSettings:
+    base_model_dir: str = ""                        # fairseq XLM-R layout (xlmr.base ...); empty: build the stand-in
+    base_vocab_dir: str = "../shared/base/xlmr"     # XLM-R's real vocabulary, for the stand-in
+    standin_langs: str = "zh,yue,ko,ug,kk"          # text the stand-in is pretrained on
+    report_langs: str = "zh,yue,ko,ug,kk"           # always in the tokenizer report (identity with the base)
+
+
+SECTIONS = {
+    "cino": (PathSettings,),
+    "ingest": (IngestSettings,),
+    "lid": (SeedSettings, FastTextSettings),
+    "filters": (FilterSettings,),
+    "dedup": (DedupSettings,),
+    "split": (SplitSettings,),
+    "vocab": (BaseModelSettings, EmbeddingSettings),
+    "script_model": (ScriptModelSettings,),
+    "prune": (PruneSettings,),
+    "standin": (StandInSettings,),
+    "train": (LaunchSettings,),
+}
 _PARAMETERS = {int: luigi.IntParameter, float: luigi.FloatParameter, str: luigi.Parameter, bool: luigi.BoolParameter}
 
 
-def _config_class(section: str, *dataclasses):
-    attrs = {"__doc__": f"[{section}] in luigi.cfg: fields of {', '.join(d.__name__ for d in dataclasses)}."}
+def _default(f):
+    return f.default if f.default is not MISSING else f.default_factory()
+
+
+def _config_class(section: str, dataclasses: tuple):
+    attrs = {"__doc__": f"[{section}] in luigi.cfg: fields of {', '.join(d.__name__ for d in dataclasses)}.",
+             "__module__": __name__}
     for dc in dataclasses:
         for f in fields(dc):
-            default = f.default if f.default is not MISSING else f.default_factory()
-            attrs[f.name] = _PARAMETERS[f.type](default=default)
+            attrs[f.name] = _PARAMETERS[f.type](default=_default(f))
     return type(section, (luigi.Config,), attrs)
 
 
-class cino(luigi.Config):
-    """[cino]: where things are."""
-    work_dir = luigi.Parameter(default="work_dir")
-    data_root = luigi.Parameter(default="../shared/corpora")
-    eval_root = luigi.Parameter(default="../shared/eval")
-    manifests_dir = luigi.Parameter(default="corpora_manifests")
-    mirror_dir = luigi.Parameter(default="")
-    download_cache = luigi.Parameter(default="")
+CONFIGS = {section: _config_class(section, dataclasses) for section, dataclasses in SECTIONS.items()}
+_SECTION_OF = {dc: section for section, dataclasses in SECTIONS.items() for dc in dataclasses}
 
 
-class ingest(luigi.Config):
-    """[ingest]: shard size in MB of UTF-8 text."""
-    shard_mb = luigi.FloatParameter(default=64.0)
-
-
-filters = _config_class("filters", FilterSettings)
-lid = _config_class("lid", SeedSettings, FastTextSettings)
-dedup = _config_class("dedup", DedupSettings)
-split = _config_class("split", SplitSettings)
-script_model = _config_class("script_model", ScriptModelSettings)
-prune = _config_class("prune", PruneSettings)
-standin = _config_class("standin", StandInSettings)
-
-
-class vocab(luigi.Config):
-    """[vocab]: the base model and how the vocabulary is extended."""
-    base_model_dir = luigi.Parameter(default="")        # fairseq XLM-R layout; empty: build the stand-in
-    base_vocab_dir = luigi.Parameter(default="../shared/base/xlmr")  # XLM-R's real vocabulary, for the stand-in
-    standin_langs = luigi.Parameter(default="zh,yue,ko,ug,kk")      # text the stand-in is pretrained on
-    report_langs = luigi.Parameter(default="zh,yue,ko,ug,kk")       # always in the tokenizer report (identity check)
-    embedding_init = luigi.Parameter(default="mean_subtokens")      # mean_subtokens | script_mean | random
-    seed = luigi.IntParameter(default=1234)
-
-
-def settings_of(config, dataclass, **overrides):
+def settings(dataclass, **overrides):
+    """The plain settings value of `dataclass` as luigi.cfg and the command line set it."""
+    config = CONFIGS[_SECTION_OF[dataclass]]()
     values = {f.name: getattr(config, f.name) for f in fields(dataclass)}
     values.update(overrides)
     return dataclass(**values)
 
 
-def _path(option: str, env: str, section=None) -> Path:
-    value = os.environ.get(env) or getattr(section or cino(), option)
+def profile() -> TrainSettings:
+    """The training profile `[train] profile` names: its `[profile.<name>]` section of luigi.cfg."""
+    section = f"profile.{settings(LaunchSettings).profile}"
+    parser = luigi.configuration.get_config()
+    if not parser.has_section(section):
+        raise InputError("[train] profile", f"no section [{section}] in luigi.cfg",
+                         "use demo-cpu, cino-base or cino-large, or add the section")
+    return load_profile(dict(parser.items(section)), f"luigi.cfg [{section}]")
+
+
+def _path(value: str, env: str):
+    value = os.environ.get(env) or value
     return Path(value).expanduser().absolute() if value else None
 
 
 def work_dir() -> Path:
-    return _path("work_dir", "CINO_WORK_DIR")
+    return _path(settings(PathSettings).work_dir, "CINO_WORK_DIR")
 
 
 def data_root() -> Path:
-    return _path("data_root", "CINO_DATA_ROOT")
+    return _path(settings(PathSettings).data_root, "CINO_DATA_ROOT")
 
 
 def eval_root() -> Path:
-    return _path("eval_root", "CINO_EVAL_ROOT")
+    return _path(settings(PathSettings).eval_root, "CINO_EVAL_ROOT")
 
 
 def manifests_dir() -> Path:
-    return _path("manifests_dir", "CINO_MANIFESTS_DIR")
+    return _path(settings(PathSettings).manifests_dir, "CINO_MANIFESTS_DIR")
 
 
 def mirror_dir():
-    return _path("mirror_dir", "CINO_MIRROR_DIR")
-
-
-def base_model_dir():
-    return _path("base_model_dir", "CINO_BASE_MODEL_DIR", vocab())
-
-
-def base_vocab_dir() -> Path:
-    return _path("base_vocab_dir", "CINO_BASE_VOCAB_DIR", vocab())
+    return _path(settings(PathSettings).mirror_dir, "CINO_MIRROR_DIR")
 
 
 def download_cache() -> Path:
-    return _path("download_cache", "CINO_DOWNLOAD_CACHE") or work_dir() / "downloads"
+    return _path(settings(PathSettings).download_cache, "CINO_DOWNLOAD_CACHE") or work_dir() / "downloads"
+
+
+def base_model_dir():
+    return _path(settings(BaseModelSettings).base_model_dir, "CINO_BASE_MODEL_DIR")
+
+
+def base_vocab_dir() -> Path:
+    return _path(settings(BaseModelSettings).base_vocab_dir, "CINO_BASE_VOCAB_DIR")
 
 
 _catalogs = {}
@@ -128,4 +159,20 @@ def catalog():
 
 
 def filter_settings(lang) -> FilterSettings:
-    return settings_of(filters(), FilterSettings).with_overrides(lang.filters)
+    """[filters] with the language manifest's `filters:` overrides."""
+    return settings(FilterSettings).with_overrides(lang.filters)
+
+
+def reference() -> str:
+    """Markdown: every luigi.cfg section, its options, defaults and where they are defined."""
+    lines = ["# Settings", "", "Generated by `python -m pipeline.show_settings` from the settings dataclasses (the one",
+             "definition of each setting and its default). Set any of them in luigi.cfg or on the command",
+             "line (`--<section>-<option> VALUE`, underscores as dashes). Training hyperparameters are the",
+             "`[profile.<name>]` sections of luigi.cfg (every field of `training.profile.TrainSettings`).", ""]
+    for section, dataclasses in SECTIONS.items():
+        lines += [f"## [{section}]", "", "| option | type | default | defined in |", "|---|---|---|---|"]
+        for dc in dataclasses:
+            for f in fields(dc):
+                lines.append(f"| `{f.name}` | {f.type.__name__} | `{_default(f)!r}` | `{dc.__module__}.{dc.__name__}` |")
+        lines.append("")
+    return "\n".join(lines)

@@ -5,13 +5,9 @@ import pytest
 
 from common.jsonio import open_text
 from pipeline.text.dedup import DedupSettings, MinHasher, dedup_language
+from pipeline.text.lines import read_rejections, read_shard, write_pair
 from pipeline.text.split import SplitSettings, assign, split_language
-from tests.conftest import DATA_ROOT
-
-
-def real_lines(path, n):
-    with open_text(DATA_ROOT / path) as handle:
-        return [next(handle).rstrip("\n") for _ in range(n)]
+from tests.helpers import real_lines
 
 
 def write_shards(tmp_path, shards):
@@ -19,7 +15,8 @@ def write_shards(tmp_path, shards):
     for i, lines in enumerate(shards):
         path = tmp_path / f"in-{i}.tsv"
         with open_text(path, "w") as handle:
-            handle.writelines(f"src:{i}.{j}\t{line}\n" for j, line in enumerate(lines))
+            for j, line in enumerate(lines):
+                write_pair(handle, f"src:{i}.{j}", line)
         paths.append(path)
     return paths
 
@@ -29,10 +26,8 @@ def run_dedup(tmp_path, shards, shingle):
     out.mkdir()
     scratch.mkdir()
     stats = dedup_language(write_shards(tmp_path, shards), out, scratch, shingle, DedupSettings())
-    kept = [[line.split("\t", 1)[1].rstrip("\n") for line in open_text(out / f"shard-{i:05d}.tsv")]
-            for i in range(len(shards))]
-    rejected = [line.rstrip("\n").split("\t") for line in open_text(out / "rejected.tsv")][1:]
-    return stats, kept, rejected
+    kept = [[text for _, text in read_shard(out / f"shard-{i:05d}.tsv")] for i in range(len(shards))]
+    return stats, kept, read_rejections(out / "rejected.tsv")
 
 
 def test_exact_and_near_duplicates_across_shards_keep_the_first(tmp_path):
@@ -43,8 +38,9 @@ def test_exact_and_near_duplicates_across_shards_keep_the_first(tmp_path):
     stats, kept, rejected = run_dedup(tmp_path, [lines, [original, near, "unrelated line " * 3]], shingle=3)
     assert stats["rejected"] == {"duplicate_exact": 1, "duplicate_near": 1}
     assert kept[0] == lines and kept[1] == ["unrelated line " * 3]
-    assert [r[1] for r in rejected] == ["duplicate_exact", "duplicate_near"]
-    assert rejected[0][2] == rejected[1][2] == "of src:0.5"
+    assert [r["reason"] for r in rejected] == ["duplicate_exact", "duplicate_near"]
+    assert rejected[0]["detail"] == rejected[1]["detail"] == "of src:0.5"
+    assert [r["text"] for r in rejected] == [original, near]
     assert stats["lines_in"] == stats["lines_kept"] + sum(stats["rejected"].values())
 
 

@@ -10,7 +10,7 @@ from common.fingerprint import sha256_file
 from common.jsonio import open_text
 from pipeline.manifest import Language, Source
 from pipeline.text.ingest import ingest_language, resolve_source
-from tests.conftest import DATA_ROOT
+from tests.helpers import DATA_ROOT
 
 UG = DATA_ROOT / "ug" / "maqal.txt"
 

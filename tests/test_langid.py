@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO, build, in_env
+from tests.helpers import REPO, build, in_env
 
 TARGETS = {"bo": 0.99, "mn": 0.99, "ko": 0.99, "za": 0.99, "ug": 0.97, "kk": 0.97, "zh": 0.95, "yue": 0.95}
 
@@ -17,7 +17,7 @@ def model_task(full_env):
     build([TrainLangID()], full_env)
     with in_env(full_env):
         task = TrainLangID()
-        yield task, task.stats(), task.model_file()
+        yield task, task.output().stats(), task.output().path / "model.bin"
 
 
 @pytest.mark.parametrize("lang,target", sorted(TARGETS.items()))

@@ -7,7 +7,7 @@ import yaml
 
 from common.errors import InputError
 from pipeline.manifest import load_catalog, parse_lang_list
-from tests.conftest import MANIFESTS, SHARED
+from tests.helpers import MANIFESTS, SHARED
 
 ALL = ["bo", "kk", "ko", "mn", "ug", "yue", "za", "zh"]
 

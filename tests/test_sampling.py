@@ -3,7 +3,7 @@ fairseq's multilingual_masked_lm computes on the same binarised data."""
 import numpy as np
 import pytest
 
-from tests.conftest import in_env
+from tests.helpers import in_env
 from training import sampling
 
 # CINO's pretraining corpus, tokens per language (Yang et al., 2022).
@@ -37,13 +37,12 @@ def test_plan_equals_what_fairseq_computes(mini_build):
     block counts and resampled sizes with the plan the pipeline wrote."""
     from fairseq.tasks.multilingual_masked_lm import MultiLingualMaskedLMTask
 
-    from pipeline import ContinuePretraining
-    from pipeline.tasks.training import profile
+    from pipeline import ContinuePretraining, SamplingPlan, config
 
     with in_env(mini_build["env"]):
-        task = ContinuePretraining(lang="bo,mn,ug")
-        data, plan = task.run_dir() / "data-bin", task.requires()["plan"].stats()
-        settings = profile()
+        data = ContinuePretraining(langs="bo,mn,ug").run_dir() / "data-bin"
+        plan = SamplingPlan(langs="bo,mn,ug").output().stats()
+        settings = config.profile()
     fairseq_task = MultiLingualMaskedLMTask.setup_task(_args(data, settings))
     fairseq_task.load_dataset("train")
     resampled = fairseq_task.datasets["train"].dataset.datasets  # SortDataset > ConcatDataset > one per language
@@ -62,26 +61,3 @@ def _args(data, settings):
         mask_prob=settings.mask_prob, leave_unmasked_prob=0.1, random_token_prob=0.1,
         freq_weighted_replacement=False, mask_whole_words=False, multilang_sampling_alpha=settings.alpha,
         seed=settings.seed, dataset_impl="mmap", train_subset="train", valid_subset="valid", bpe=None)
-
-
-def test_profiles_in_luigi_cfg_state_cino_numbers_and_bad_ones_are_refused():
-    import configparser
-
-    from common.errors import InputError
-    from tests.conftest import REPO
-    from training.profile import load_profile
-
-    parser = configparser.ConfigParser()
-    parser.read(REPO / "luigi.cfg")
-    base = load_profile(dict(parser.items("profile.cino-base")), "cino-base")
-    large = load_profile(dict(parser.items("profile.cino-large")), "cino-large")
-    assert (base.effective_batch, base.max_update, base.warmup, base.lr, base.tokens_per_sample) == (4096, 150_000, 10_000, 2e-4, 256)
-    assert (large.effective_batch, large.max_update, large.warmup, large.lr) == (8192, 75_000, 5_000, 1e-4)
-    assert base.mask_prob == large.mask_prob == 0.2 and base.alpha == 0.7 and base.adam_eps == 1e-8
-    demo = dict(parser.items("profile.demo-cpu"))
-    with pytest.raises(InputError, match="not effective_batch 8"):
-        load_profile({**demo, "update_freq": "2"}, "demo")
-    with pytest.raises(InputError, match="unknown option"):
-        load_profile({**demo, "learning_rate": "1"}, "demo")
-    with pytest.raises(InputError, match="missing option"):
-        load_profile({k: v for k, v in demo.items() if k != "lr"}, "demo")

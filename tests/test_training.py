@@ -1,17 +1,19 @@
-"""Continued pretraining: the final model, per-language validation, resume after SIGKILL,
-and fairseq's distributed path with two CPU processes (gloo)."""
+"""Continued pretraining: the profiles, the final model, per-language validation, resume after
+SIGKILL, and fairseq's distributed path with two CPU processes (gloo)."""
+import configparser
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from common.errors import InputError
 from common.jsonio import read_json
-from tests.conftest import REPO, in_env, run_luigi
+from tests.helpers import REPO, in_env, luigi_command, run_luigi
+from training.profile import load_profile
 
 LANGS = "bo,mn,ug"
 TIBETAN = "ཕྱིས་སུ་མི་རྣམས་ཀྱིས་རང་བྱུང་ཁམས་ལ་ <mask> བྱེད་པའི་བྱ་རིམ་ཁྲོད་ནས།"
@@ -22,8 +24,8 @@ def task_stats(env: dict, name: str = "ContinuePretraining") -> dict:
     import pipeline
 
     with in_env(env):
-        task = getattr(pipeline, name)(lang=LANGS)
-        return {"stats": task.stats(), "model_dir": task.model_dir(), "run_dir": task.run_dir()}
+        task = getattr(pipeline, name)(langs=LANGS)
+        return {"stats": task.output().stats(), "model_dir": task.output().path, "run_dir": task.run_dir()}
 
 
 def copy_without_training(source: Path, target: Path) -> dict:
@@ -63,8 +65,7 @@ def test_every_validation_is_recorded_per_language_and_loss_falls(mini_build):
 def test_sigkill_during_training_then_rerun_resumes_from_the_last_checkpoint(mini_build, tmp_path):
     work = copy_without_training(mini_build["work"], tmp_path / "work")
     env = {**mini_build["env"], "CINO_WORK_DIR": str(work)}
-    command = [str(Path(sys.executable).parent / "luigi"), "--module", "pipeline", "ContinuePretraining",
-               "--lang", LANGS, "--local-scheduler"]
+    command = luigi_command(["ContinuePretraining", "--langs", LANGS])
     process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     paths = task_stats(mini_build["env"])  # same fingerprints, other work dir
@@ -80,7 +81,7 @@ def test_sigkill_during_training_then_rerun_resumes_from_the_last_checkpoint(min
     process.wait()
     final = work / paths["model_dir"].relative_to(mini_build["work"])
     assert not (final / "_SUCCESS").exists()  # not complete without the final model
-    done = run_luigi(["ContinuePretraining", "--lang", LANGS], env)
+    done = run_luigi(["ContinuePretraining", "--langs", LANGS], env)
     assert done.returncode == 0, done.stderr[-3000:]
     resumed, uninterrupted = read_json(final / "stats.json"), paths["stats"]
     assert resumed["num_updates"] == uninterrupted["num_updates"] == 30
@@ -95,7 +96,7 @@ def test_sigkill_during_training_then_rerun_resumes_from_the_last_checkpoint(min
 def test_two_process_distributed_training_on_cpu(mini_build, tmp_path):
     work = copy_without_training(mini_build["work"], tmp_path / "work")
     env = {**mini_build["env"], "CINO_WORK_DIR": str(work)}
-    done = run_luigi(["ContinuePretraining", "--lang", LANGS, "--train-profile", "test-ddp"], env)
+    done = run_luigi(["ContinuePretraining", "--langs", LANGS, "--train-profile", "test-ddp"], env)
     assert done.returncode == 0, done.stderr[-3000:]
     (stats_file,) = work.glob("train/*/stats.json")
     stats = read_json(stats_file)
@@ -104,3 +105,20 @@ def test_two_process_distributed_training_on_cpu(mini_build, tmp_path):
     assert "initialized host" in (run_dir / "rank1.log").read_text(encoding="utf-8")
     log = (run_dir / "train.log").read_text(encoding="utf-8")
     assert "distributed init (rank 0)" in log and '"bsz": "4"' in log  # 2 processes x 2 sequences
+
+
+def test_profiles_in_luigi_cfg_state_cino_numbers_and_bad_ones_are_refused():
+    parser = configparser.ConfigParser()
+    parser.read(REPO / "luigi.cfg")
+    base = load_profile(dict(parser.items("profile.cino-base")), "cino-base")
+    large = load_profile(dict(parser.items("profile.cino-large")), "cino-large")
+    assert (base.effective_batch, base.max_update, base.warmup, base.lr, base.tokens_per_sample) == (4096, 150_000, 10_000, 2e-4, 256)
+    assert (large.effective_batch, large.max_update, large.warmup, large.lr) == (8192, 75_000, 5_000, 1e-4)
+    assert base.mask_prob == large.mask_prob == 0.2 and base.alpha == 0.7 and base.adam_eps == 1e-8
+    demo = dict(parser.items("profile.demo-cpu"))
+    with pytest.raises(InputError, match="not effective_batch 8"):
+        load_profile({**demo, "update_freq": "2"}, "demo")
+    with pytest.raises(InputError, match="unknown option"):
+        load_profile({**demo, "learning_rate": "1"}, "demo")
+    with pytest.raises(InputError, match="missing option"):
+        load_profile({k: v for k, v in demo.items() if k != "lr"}, "demo")

@@ -1,6 +1,5 @@
 """Vocabulary contracts: the normaliser, script models, a merge that leaves base languages
 alone (and the score-0 recipe that does not), pruning, dict.txt and id maps."""
-import itertools
 from pathlib import Path
 
 import numpy as np
@@ -9,27 +8,21 @@ import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2 as pb
 
 from pipeline.manifest import load_catalog
-from tests.conftest import DATA_ROOT, MANIFESTS, SHARED
+from tests.helpers import BASE_SPM, MANIFESTS, real_lines
 from vocab import fairseq_ids
-from vocab.merge import CodePoints, load_proto, merge
+from vocab.codepoints import code_points
+from vocab.merge import merge
 from vocab.normalizer import compile_rules, decode_charsmap
+from vocab.pieces import load_proto
 from vocab.prune import PruneSettings, count_pieces, prune, verify
 from vocab.script_model import ScriptModelSettings, train_script_model
 
-BASE_SPM = SHARED / "base" / "xlmr" / "sentencepiece.bpe.model"
 CATALOG = load_catalog(MANIFESTS)
 NNBSP = "\u202f"
 
 
-def real_lines(relative: str, n: int, min_chars: int = 1) -> list:
-    with open(DATA_ROOT / relative, encoding="utf-8") as handle:
-        lines = (line.rstrip("\n") for line in handle)
-        return list(itertools.islice((line for line in lines if len(line) >= min_chars), n))
-
-
-def points(*scripts) -> CodePoints:
-    return CodePoints.of([CATALOG.scripts[s] for s in scripts],
-                         [s for s in CATALOG.scripts.values() if not s.own_tokenizer])
+def points(*scripts):
+    return code_points(CATALOG, scripts)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """The vocabulary half on the full demo corpora: the numbers the issue asks for, from the DAG."""
 import pytest
 
-from tests.conftest import build, in_env
+from tests.helpers import build, error_lines, in_env, run_luigi
 
 LANGS = "bo,mn,ug"
 
@@ -10,10 +10,10 @@ LANGS = "bo,mn,ug"
 def vocab_build(full_env):
     from pipeline import InitCheckpoint, PruneVocabulary, TokenizerReport
 
-    build([TokenizerReport(lang=LANGS), InitCheckpoint(lang=LANGS)], full_env)
+    build([TokenizerReport(langs=LANGS), InitCheckpoint(langs=LANGS)], full_env)
     with in_env(full_env):
-        yield {"report": TokenizerReport(lang=LANGS).stats()["rows"], "prune": PruneVocabulary(lang=LANGS).stats(),
-               "init": InitCheckpoint(lang=LANGS)}
+        yield {"report": TokenizerReport(langs=LANGS).output().stats()["rows"],
+               "prune": PruneVocabulary(langs=LANGS).output().stats(), "init": InitCheckpoint(langs=LANGS).output()}
 
 
 @pytest.mark.parametrize("lang", ["bo", "mn"])
@@ -34,27 +34,24 @@ def test_sizes_counts_and_the_pruning_guarantee(vocab_build):
     assert sizes["base"] == 250_002 and sizes["merged"] > sizes["base"] + 20_000 and sizes["pruned"] < sizes["merged"]
     assert stats["verification"]["lines_tokenized_differently"] == 0
     assert stats["verification"]["lines"] > 60_000  # every training line of bo, mn and ug
-    dict_lines = (vocab_build["init"].model_dir() / "dict.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    dict_lines = vocab_build["init"].dict.read_text(encoding="utf-8").split("\n")[:-1]
     assert len(dict_lines) == sizes["pruned"] - 5  # <s> <pad> </s> <unk> and <mask> are fairseq's own
 
 
-def test_initial_checkpoint_is_an_xlmr_directory(vocab_build, full_env):
+def test_initial_checkpoint_is_an_xlmr_directory(vocab_build):
     from training import checkpoint
 
-    with in_env(full_env):
-        model = checkpoint.hub_model(vocab_build["init"].model_dir())
+    model = checkpoint.hub_model(vocab_build["init"].path)
     assert len(model.task.source_dictionary) == vocab_build["prune"]["fairseq_symbols"]["pruned"]
     tokens = model.encode("ཕྱིས་སུ་མི་རྣམས་ཀྱིས་རང་བྱུང་ཁམས་ལ་སྒྱུར་བཀོད་བྱེད་པ")
     assert 3 not in tokens.tolist()  # no <unk> in Tibetan any more
 
 
 def test_missing_base_model_file_is_one_clear_error(tmp_path, mini_corpus):
-    from tests.conftest import run_luigi
-
     (tmp_path / "xlmr.base").mkdir()
     (tmp_path / "xlmr.base" / "dict.txt").write_text("a 1\n", encoding="utf-8")
     env = {**mini_corpus, "CINO_BASE_MODEL_DIR": str(tmp_path / "xlmr.base"), "CINO_WORK_DIR": str(tmp_path / "w")}
-    done = run_luigi(["MergeVocabulary", "--lang", "bo"], env)
+    done = run_luigi(["MergeVocabulary", "--langs", "bo"], env)
     assert done.returncode == 30
-    (line,) = [l for l in (done.stdout + done.stderr).splitlines() if "base model directory lacks" in l]
-    assert line.startswith("ERROR: ") and "model.pt, sentencepiece.bpe.model" in line and "base_model_dir" in line
+    (line,) = [l for l in error_lines(done) if "base model directory lacks" in l]
+    assert "model.pt, sentencepiece.bpe.model" in line and "base_model_dir" in line

@@ -1,4 +1,5 @@
-"""The fairseq-train command line for continued multilingual MLM pretraining."""
+"""fairseq-train command lines: the masked-LM arguments every run here shares, and the
+continued multilingual pretraining run built on them (the stand-in base uses the same core)."""
 from pathlib import Path
 
 from training.profile import TrainSettings
@@ -19,19 +20,16 @@ def architecture(base_checkpoint: dict) -> list:
     return args
 
 
-def train_args(data_dir, save_dir, init_checkpoint, langs, arch: list, s: TrainSettings) -> list:
+def mlm_args(save_dir, s: TrainSettings) -> list:
+    """Batch, masking, optimiser, schedule, logging and checkpointing of a masked-LM run."""
     args = [
-        str(data_dir), "--user-dir", str(PLUGIN), "--task", TASK,
-        "--valid-subset", ",".join(["valid"] + [f"valid_{lang}" for lang in langs]),
-        "--criterion", "masked_lm", *arch,
+        "--criterion", "masked_lm", "--mask-prob", s.mask_prob,
         "--tokens-per-sample", s.tokens_per_sample, "--sample-break-mode", s.sample_break_mode,
-        "--mask-prob", s.mask_prob, "--multilang-sampling-alpha", s.alpha,
         "--batch-size", s.batch_size, "--update-freq", s.update_freq, "--required-batch-size-multiple", 1,
         "--optimizer", "adam", "--adam-betas", f"({s.adam_beta1},{s.adam_beta2})", "--adam-eps", s.adam_eps,
         "--clip-norm", s.clip_norm, "--weight-decay", s.weight_decay,
         "--lr", s.lr, "--lr-scheduler", "polynomial_decay", "--warmup-updates", s.warmup,
         "--total-num-update", s.max_update, "--max-update", s.max_update,
-        "--finetune-from-model", str(init_checkpoint),  # used by fairseq on the first launch only
         "--save-dir", str(save_dir), "--no-epoch-checkpoints", "--save-interval-updates", s.save_interval_updates,
         "--keep-interval-updates", 1, "--validate-interval-updates", s.validate_interval_updates,
         "--log-format", "json", "--log-interval", s.log_interval, "--seed", s.seed,
@@ -41,4 +39,16 @@ def train_args(data_dir, save_dir, init_checkpoint, langs, arch: list, s: TrainS
         args.append("--cpu")
     if s.fp16:
         args.append("--fp16")
+    return args
+
+
+def train_args(data_dir, save_dir, init_checkpoint, langs, arch: list, s: TrainSettings) -> list:
+    """Continued multilingual MLM pretraining from `init_checkpoint` with per-language validation."""
+    args = [
+        str(data_dir), "--user-dir", str(PLUGIN), "--task", TASK,
+        "--valid-subset", ",".join(["valid"] + [f"valid_{lang}" for lang in langs]),
+        "--multilang-sampling-alpha", s.alpha, *arch,
+        "--finetune-from-model", str(init_checkpoint),  # used by fairseq on the first launch only
+        *mlm_args(save_dir, s),
+    ]
     return [str(a) for a in args]

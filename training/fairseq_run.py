@@ -27,6 +27,19 @@ def parse_log_line(line: str):
     return match.group(1), json.loads(match.group(2))
 
 
+def validation_history(log_file) -> dict:
+    """{subset: [(num_updates, loss)]} from every validation in a training log (all launches)."""
+    history = {}
+    if not Path(log_file).exists():
+        return history
+    for line in Path(log_file).read_text(encoding="utf-8", errors="replace").splitlines():
+        parsed = parse_log_line(line)
+        if parsed and parsed[0].startswith("valid"):
+            kind, record = parsed
+            history.setdefault(kind, {})[int(record[f"{kind}_num_updates"])] = float(record[f"{kind}_loss"])
+    return {kind: sorted(points.items()) for kind, points in sorted(history.items())}
+
+
 TRAIN = [sys.executable, "-m", "fairseq_cli.train"]
 
 

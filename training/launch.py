@@ -15,12 +15,19 @@ fairseq's own checkpoints otherwise (they hold argparse/omegaconf objects).
 import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import InputError
 from training import fairseq_run
 
 LAUNCHERS = ("local", "torchrun", "slurm")
+
+
+@dataclass(frozen=True)
+class LaunchSettings:
+    profile: str = "demo-cpu"   # hyperparameters: the [profile.<name>] section of luigi.cfg
+    launcher: str = "local"     # local | torchrun | slurm (see above)
 
 
 def _free_port() -> int:

@@ -44,12 +44,3 @@ def count_blocks(data_prefix, tokens_per_sample: int, break_mode: str) -> int:
     dataset = MMapIndexedDataset(str(data_prefix))
     blocks = TokenBlockDataset(dataset, dataset.sizes, tokens_per_sample - 1, pad=1, eos=2, break_mode=break_mode)
     return len(blocks)
-
-
-def table(result: dict) -> str:
-    """The plan as a fixed-width table for the log."""
-    lines = [f"{'lang':<6}{'blocks':>10}{'p':>9}{'q':>9}{'ratio':>8}{'passes':>9}"]
-    for lang, row in result["languages"].items():
-        lines.append(f"{lang:<6}{row['blocks']:>10}{row['p']:>9.4f}{row['q']:>9.4f}{row['ratio']:>8.2f}"
-                     f"{row['expected_passes']:>9.2f}")
-    return "\n".join(lines)

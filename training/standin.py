@@ -14,6 +14,8 @@ from pathlib import Path
 from common.errors import InputError
 from training import fairseq_run
 from training.binarize import encode_file, preprocess
+from training.command import mlm_args
+from training.profile import TrainSettings
 
 
 @dataclass(frozen=True)
@@ -42,20 +44,23 @@ def _head(files, lines: int, target: Path) -> Path:
     return target
 
 
+def profile(s: StandInSettings) -> TrainSettings:
+    """The stand-in's training settings in the form every masked-LM run here takes."""
+    return TrainSettings(
+        batch_size=s.batch_size, update_freq=1, world_size=1, effective_batch=s.batch_size, max_update=s.max_update,
+        warmup=s.warmup, lr=s.lr, tokens_per_sample=s.tokens_per_sample, mask_prob=0.15, adam_eps=1e-6,
+        adam_beta1=0.9, adam_beta2=0.98, clip_norm=1.0, weight_decay=0.0, alpha=1.0, sample_break_mode="complete",
+        save_interval_updates=s.max_update, validate_interval_updates=s.max_update, log_interval=10, cpu=True,
+        fp16=False, num_workers=0, threads=s.threads, seed=s.seed)
+
+
 def train_args(data_dir, save_dir, s: StandInSettings) -> list:
-    return [
-        str(data_dir), "--task", "masked_lm", "--criterion", "masked_lm", "--arch", "roberta_base",
-        "--encoder-layers", s.layers, "--encoder-embed-dim", s.embed_dim, "--encoder-ffn-embed-dim", s.ffn_dim,
-        "--encoder-attention-heads", s.heads, "--max-positions", s.tokens_per_sample,
-        "--tokens-per-sample", s.tokens_per_sample, "--sample-break-mode", "complete",
-        "--batch-size", s.batch_size, "--required-batch-size-multiple", 1,
-        "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-6", "--clip-norm", "1.0",
-        "--lr", s.lr, "--lr-scheduler", "polynomial_decay", "--warmup-updates", s.warmup,
-        "--total-num-update", s.max_update, "--max-update", s.max_update,
-        "--log-format", "json", "--log-interval", 10, "--save-dir", str(save_dir), "--no-epoch-checkpoints",
-        "--save-interval-updates", s.max_update, "--validate-interval-updates", s.max_update,
-        "--cpu", "--num-workers", 0, "--seed", s.seed, "--skip-invalid-size-inputs-valid-test",
-    ]
+    """fairseq's masked_lm task on a freshly initialised RoBERTa of the stand-in's size."""
+    args = [str(data_dir), "--task", "masked_lm", "--arch", "roberta_base", "--encoder-layers", s.layers,
+            "--encoder-embed-dim", s.embed_dim, "--encoder-ffn-embed-dim", s.ffn_dim,
+            "--encoder-attention-heads", s.heads, "--max-positions", s.tokens_per_sample,
+            *mlm_args(save_dir, profile(s))]
+    return [str(a) for a in args]
 
 
 def build_standin(vocab_dir: Path, train_files, valid_files, out_dir: Path, scratch: Path, settings: StandInSettings,

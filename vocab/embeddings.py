@@ -9,12 +9,20 @@ Kept tokens keep their exact rows. New tokens, by strategy:
 - `random`: N(0, 0.02), fairseq's own initialisation (the CINO-like baseline).
 Output bias: the mean bias of the sub-tokens, or the mean bias of the base.
 """
+from dataclasses import dataclass
+
 import sentencepiece as spm
-import torch
+
+from vocab.fairseq_ids import UNK, fairseq_id
+from vocab.pieces import SPACE
 
 STRATEGIES = ("mean_subtokens", "script_mean", "random")
-UNK = 3  # fairseq id of <unk>
-SPACE = "\u2581"
+
+
+@dataclass(frozen=True)
+class EmbeddingSettings:
+    embedding_init: str = "mean_subtokens"   # how new rows start: one of STRATEGIES
+    seed: int = 1234
 
 
 def base_tokenizer(base_spm_file):
@@ -27,12 +35,14 @@ def base_tokenizer(base_spm_file):
         ids = processor.encode(symbol.replace(SPACE, " "))
         if not symbol.startswith(SPACE) and ids and ids[0] == space:
             ids = ids[1:]
-        return [i + 1 if i >= 3 else UNK for i in ids]  # SentencePiece id k >= 3 is fairseq id k + 1
+        return [fairseq_id(i) for i in ids]
 
     return base_ids_of
 
 
-def _gaussian_sampler(weight: torch.Tensor, generator: torch.Generator):
+def _gaussian_sampler(weight, generator):
+    import torch  # here, not at the top: the settings above are read by every Luigi worker
+
     mean = weight.mean(dim=0)
     centred = weight - mean
     covariance = centred.T @ centred / (weight.shape[0] - 1)
@@ -41,11 +51,12 @@ def _gaussian_sampler(weight: torch.Tensor, generator: torch.Generator):
     return lambda: mean + factor @ torch.randn(weight.shape[1], generator=generator, dtype=weight.dtype)
 
 
-def new_rows(weight: torch.Tensor, bias: torch.Tensor, rows: list, strategy: str, base_ids_of, seed: int):
-    """(new weight, new bias, stats) for id map `rows` [(new_id, base_id or -1, symbol)].
+def new_rows(weight, bias, rows: list, strategy: str, base_ids_of, seed: int):
+    """(new weight, new bias, stats) for id map `rows` [(new_id, base_id or -1, symbol)]; weight
+    and bias are the base's torch tensors. `base_ids_of(symbol)` gives the base fairseq ids of a
+    new piece's text."""
+    import torch
 
-    `base_ids_of(symbol)` gives the base fairseq ids of a new piece's text.
-    """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown embedding strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
     generator = torch.Generator().manual_seed(seed)

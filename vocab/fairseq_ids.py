@@ -8,8 +8,21 @@ from common.errors import InputError
 from common.jsonio import open_text
 
 SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
+UNK = 3
 MASK = "<mask>"
 _CONTROL_LAYOUT = ("<unk>", "<s>", "</s>")
+MODEL_FILE, DICT_FILE, SPM_FILE = "model.pt", "dict.txt", "sentencepiece.bpe.model"   # an XLM-R directory
+
+
+def fairseq_id(spm_id: int) -> int:
+    """SentencePiece id k >= 3 is fairseq id k + 1; SentencePiece's <unk> (0) and the control
+    pieces <s>, </s> (1, 2) only ever come out of encoding as <unk>."""
+    return spm_id + 1 if spm_id >= 3 else UNK
+
+
+def symbol_count(proto) -> int:
+    """fairseq symbols of a SentencePiece vocabulary in XLM-R's layout: its pieces, <pad> and <mask>."""
+    return len(proto.pieces) + 2
 
 
 def check_layout(proto, where) -> None:
@@ -21,7 +34,7 @@ def check_layout(proto, where) -> None:
 
 
 def symbols(proto) -> list:
-    """fairseq symbols in id order, <mask> included."""
+    """fairseq symbols in id order, <mask> included (symbol_count(proto) of them)."""
     return list(SPECIALS) + [p.piece for p in proto.pieces[3:]] + [MASK]
 
 

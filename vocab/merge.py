@@ -19,58 +19,11 @@ the script corpus happened to contain) Viterbi picks it. Here:
    model's best piece scores above the base's best, and floored at the base's worst: the
    scores live in the base model's range.
 """
-from dataclasses import dataclass
-
 from sentencepiece import sentencepiece_model_pb2 as pb
 
+from vocab.codepoints import CodePoints
 from vocab.normalizer import compile_rules, decode_charsmap, protect
-
-NORMAL = pb.ModelProto.SentencePiece.NORMAL
-_STANDIN = 0xF0000  # private-use plane 15: U+202F -> U+F202F
-SPACE = "\u2581"
-
-
-@dataclass(frozen=True)
-class CodePoints:
-    """Which code points the new scripts own.
-
-    protected: inside a script that gets its own model, an invisible character only
-    such scripts keep (Mongolian FVS/MVS/NNBSP), or the stand-in of one; allowed: protected, or kept by such a
-    script although others keep it too (ZWJ/ZWNJ, shared with Arabic).
-    """
-    protected: tuple
-    allowed: tuple
-
-    @classmethod
-    def of(cls, own_scripts: list, other_scripts: list) -> "CodePoints":
-        others = [r for s in other_scripts for r in s.keep_format]
-        kept = [r for s in own_scripts for r in s.keep_format]
-        protected = [r for s in own_scripts for r in s.ranges]
-        protected += [(lo, hi) for lo, hi in kept if not any(olo <= lo and hi <= ohi for olo, ohi in others)]
-        protected += [(cp + _STANDIN, cp + _STANDIN) for lo, hi in protected for cp in range(lo, hi + 1)
-                      if chr(cp).isspace()]
-        return cls(tuple(sorted(protected)), tuple(sorted(set(protected) | set(kept))))
-
-    def is_protected(self, cp: int) -> bool:
-        return any(lo <= cp <= hi for lo, hi in self.protected)
-
-    def is_allowed(self, cp: int) -> bool:
-        return any(lo <= cp <= hi for lo, hi in self.allowed)
-
-    def standins(self) -> dict:
-        """Protected characters that Python calls whitespace (U+202F), each mapped to a
-        private-use stand-in (U+F0000 + code point). fairseq splits token strings on any
-        Python whitespace, so a piece holding U+202F would be cut apart in dict.txt,
-        fairseq-preprocess and the hub interface; the tokenizer's normaliser maps it."""
-        return {chr(cp): chr(_STANDIN + cp) for lo, hi in self.protected for cp in range(lo, hi + 1)
-                if chr(cp).isspace()}
-
-
-def load_proto(path) -> pb.ModelProto:
-    proto = pb.ModelProto()
-    with open(path, "rb") as handle:
-        proto.ParseFromString(handle.read())
-    return proto
+from vocab.pieces import NORMAL, SPACE
 
 
 def merge(base: pb.ModelProto, script_models: dict, points: CodePoints) -> tuple:

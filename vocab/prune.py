@@ -16,7 +16,7 @@ import numpy as np
 import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2 as pb
 
-NORMAL = pb.ModelProto.SentencePiece.NORMAL
+from vocab.pieces import NORMAL
 
 
 @dataclass(frozen=True)

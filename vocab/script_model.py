@@ -46,7 +46,7 @@ def _lines(files):
 
 def train_script_model(files, model_file, vocab_size: int, settings: ScriptModelSettings, standins: dict) -> dict:
     """Train on the lines of `files`; returns requested and actual sizes. `standins` maps
-    characters the model must see replaced (see vocab.merge.CodePoints.standins)."""
+    characters the model must see replaced (see vocab.codepoints.CodePoints.standins)."""
     spm.set_random_generator_seed(settings.seed)
     size = vocab_size
     rules = write_rules(standins, Path(model_file).with_suffix(".rules.tsv")) if standins else None

@@ -1,16 +1,23 @@
-"""The shape every pipeline stage shares.
+"""The shape every pipeline stage shares, and the outputs tasks read each other through.
 
 A stage task is thin: parameters, `requires()`, `settings()` (what changes its output)
-and `produce(tmp_dir)`, which calls plain functions. This base class gives it:
+and `produce(tmp_dir)`, which reads its inputs through `self.input()` and calls plain
+functions. This base class (as gokart's TaskOnKart) gives it:
 - an output directory `work_dir/<stage>/<scope>-<fingerprint>` whose fingerprint covers
   the stage's version, settings and the fingerprints of its inputs;
 - atomic completion (written to a temporary sibling, renamed last, `_SUCCESS` inside);
-- `stats.json` with settings and counts; wall time goes to `work_dir/timings/` so that
-  outputs stay byte-identical from run to run;
+- `stats.json` with the stage name, counts and settings; wall time goes to
+  `work_dir/timings/` so that outputs stay byte-identical from run to run;
 - progress reporting to the Luigi UI.
+
+Tasks read upstream results only through the targets their requirements return:
+`StageOutput` (a directory and its stats) and `XlmrDir` (a model directory in fairseq's
+XLM-R layout, returned by every task that produces one: the base, the initial checkpoint,
+the trained model).
 """
 import logging
 import time
+from pathlib import Path
 
 import luigi
 
@@ -20,23 +27,48 @@ from common.fingerprint import fingerprint
 from common.jsonio import read_json, write_json
 from pipeline import config
 from pipeline.params import LangListParameter
+from vocab.fairseq_ids import DICT_FILE, MODEL_FILE, SPM_FILE
 
 log = logging.getLogger("luigi-interface")
 
 
-class CompleteDir(luigi.Target):
-    """A directory that counts as existing only once its `_SUCCESS` marker is there."""
+class StageOutput(luigi.Target):
+    """A stage's output directory: it exists once its `_SUCCESS` marker is there."""
 
     def __init__(self, path):
-        self.path = path
+        self.path = Path(path)
 
     def exists(self) -> bool:
         return is_complete(self.path)
+
+    def stats(self) -> dict:
+        return read_json(self.path / "stats.json")
+
+
+class XlmrDir(StageOutput):
+    """A model directory in fairseq's XLM-R layout (model.pt, dict.txt, sentencepiece.bpe.model)."""
+    FILES = (MODEL_FILE, DICT_FILE, SPM_FILE)
+
+    @property
+    def model(self) -> Path:
+        return self.path / MODEL_FILE
+
+    @property
+    def dict(self) -> Path:
+        return self.path / DICT_FILE
+
+    @property
+    def spm(self) -> Path:
+        return self.path / SPM_FILE
+
+    def missing(self) -> list:
+        return [name for name in self.FILES if not (self.path / name).is_file()]
 
 
 class StageTask(luigi.Task):
     stage = None   # directory name under work_dir
     version = 1    # bump when the stage's logic changes what it writes
+    output_class = StageOutput
 
     def scope(self) -> str:
         return self.lang
@@ -53,17 +85,11 @@ class StageTask(luigi.Task):
         return fingerprint(self.stage, self.version, self.settings(),
                            [task.fingerprint() for task in self.upstream()])
 
-    def base_dir(self):
+    def output_dir(self) -> Path:
         return config.work_dir() / self.stage / f"{self.scope()}-{self.fingerprint()}"
 
-    def output_dir(self):
-        return self.base_dir()
-
     def output(self):
-        return CompleteDir(self.output_dir())
-
-    def stats(self) -> dict:
-        return read_json(self.output_dir() / "stats.json")
+        return self.output_class(self.output_dir())
 
     def report(self, percent: int, message: str) -> None:
         if self.set_progress_percentage:
@@ -80,8 +106,7 @@ class StageTask(luigi.Task):
         started = started or time.time()
         target = self.output_dir()
         with atomic_dir(target) as tmp:
-            stats = self.produce(tmp)
-            stats["settings"] = self.settings()
+            stats = {"stage": self.stage, **self.produce(tmp), "settings": self.settings()}
             write_json(tmp / "stats.json", stats)
         timing = config.work_dir() / "timings" / target.relative_to(config.work_dir())
         timing.parent.mkdir(parents=True, exist_ok=True)
@@ -89,11 +114,11 @@ class StageTask(luigi.Task):
 
 
 class LanguageListTask(StageTask):
-    """A stage over the chosen languages (`--lang bo,mn,ug`), scoped by their sorted codes."""
-    lang = LangListParameter()
+    """A stage over the chosen languages (`--langs bo,mn,ug`), scoped by their sorted codes."""
+    langs = LangListParameter()
 
     def scope(self) -> str:
-        return "_".join(self.lang)
+        return "_".join(self.langs)
 
 
 class ShardTask(StageTask):
@@ -101,8 +126,8 @@ class ShardTask(StageTask):
     lang = luigi.Parameter()
     shard = luigi.IntParameter()
 
-    def output_dir(self):
-        return self.base_dir() / f"shard-{self.shard:05d}"
+    def output_dir(self) -> Path:
+        return super().output_dir() / f"shard-{self.shard:05d}"
 
 
 class _OneLineInputErrors(logging.Filter):

@@ -1,9 +1,9 @@
 """The corpus half: Ingest -> TrainLangID -> IdentifyLanguage -> Clean -> Dedup -> Split.
 
 IdentifyLanguage and Clean run once per (language, shard); Dedup gathers a language's
-shards (as dynamic dependencies, since the shard count is known only after Ingest).
+shards (as dynamic dependencies, since the shard count is known only after Ingest) and
+records the totals of every stage before it, which CorpusReport reads.
 """
-import csv
 import logging
 from collections import Counter
 from dataclasses import asdict
@@ -19,7 +19,8 @@ from pipeline.tasks.base import ShardTask, StageTask
 from pipeline.text import lid
 from pipeline.text.clean import clean_shard
 from pipeline.text.dedup import DedupSettings, dedup_language
-from pipeline.text.ingest import ingest_language, resolve_source
+from pipeline.text.ingest import IngestSettings, ingest_language, resolve_source
+from pipeline.text.lines import totals
 from pipeline.text.scripts import ScriptTable
 from pipeline.text.split import SplitSettings, split_language
 
@@ -34,6 +35,11 @@ def _script(code: str):
     return config.catalog().scripts[_language(code).script]
 
 
+def shard_files(ingested) -> list:
+    """The shard files of an Ingest output, in order."""
+    return [ingested.path / s["file"] for s in read_json(ingested.path / "shards.json")]
+
+
 class Ingest(StageTask):
     """Resolve, verify (sha256) and decode a language's sources into shards."""
     stage = "ingest"
@@ -45,16 +51,14 @@ class Ingest(StageTask):
     def settings(self):
         sources = [{k: v for k, v in asdict(s).items() if k in ("id", "sha256", "format", "text_field")}
                    for s in _language(self.lang).sources]
-        return {"shard_mb": config.ingest().shard_mb, "sources": sources}
-
-    def shard_files(self) -> list:
-        return [self.output_dir() / s["file"] for s in read_json(self.output_dir() / "shards.json")]
+        return {**asdict(config.settings(IngestSettings)), "sources": sources}
 
     def produce(self, tmp):
         lang = _language(self.lang)
         paths = [resolve_source(s, lang.manifest, config.data_root(), config.mirror_dir(), config.download_cache())
                  for s in lang.sources]
-        result = ingest_language(lang, paths, tmp, int(config.ingest().shard_mb * 2**20), self.report)
+        with Progress(None, f"ingest {lang.code}", self.report) as progress:
+            result = ingest_language(lang, paths, tmp, config.settings(IngestSettings).shard_bytes, progress)
         write_json(tmp / "shards.json", result["shards"])
         return result["stats"]
 
@@ -67,34 +71,29 @@ class TrainLangID(StageTask):
         return "all"
 
     def requires(self):
-        return [Ingest(lang=code) for code in sorted(config.catalog().languages)]
+        return {code: Ingest(lang=code) for code in sorted(config.catalog().languages)}
 
     def settings(self):
         catalog = config.catalog()
         langs = {c: {"script": l.script, "min_script_share": l.min_script_share, "threshold": l.lid_threshold}
                  for c, l in sorted(catalog.languages.items())}
         scripts = {c: {"ranges": s.ranges, "borrowed": s.borrowed} for c, s in sorted(catalog.scripts.items())}
-        seeds = config.settings_of(config.lid(), lid.SeedSettings)
-        fasttext = config.settings_of(config.lid(), lid.FastTextSettings)
-        return {"languages": langs, "scripts": scripts, **lid.settings_dict(seeds, fasttext)}
-
-    def model_file(self):
-        return self.output_dir() / "model.bin"
+        return {"languages": langs, "scripts": scripts,
+                **asdict(config.settings(lid.SeedSettings)), **asdict(config.settings(lid.FastTextSettings))}
 
     def produce(self, tmp):
         catalog = config.catalog()
-        table = ScriptTable(catalog.scripts)
-        shards = {task.lang: task.shard_files() for task in self.requires()}
-        seeds_cfg = config.settings_of(config.lid(), lid.SeedSettings)
+        shards = {code: shard_files(ingested) for code, ingested in self.input().items()}
+        seed_settings = config.settings(lid.SeedSettings)
         with Progress(None, "langid seeds", self.report) as progress:
-            seeds = lid.collect_seeds(catalog.languages, shards, table, catalog.scripts, seeds_cfg, progress)
-        train, heldout = lid.split_seeds(seeds, seeds_cfg.heldout_percent)
+            seeds = lid.collect_seeds(catalog.languages, shards, ScriptTable(catalog.scripts), catalog.scripts,
+                                      seed_settings, progress)
+        train, heldout = lid.split_seeds(seeds, seed_settings.heldout_percent)
         for name, lines in (("seeds.train.txt", train), ("seeds.heldout.txt", heldout)):
             with open_text(tmp / name, "w") as handle:
                 handle.writelines(line + "\n" for line in lines)
         self.report(50, f"training fastText on {len(train)} seed lines")
-        lid.train_classifier(tmp / "seeds.train.txt", tmp / "model.bin",
-                             config.settings_of(config.lid(), lid.FastTextSettings))
+        lid.train_classifier(tmp / "seeds.train.txt", tmp / "model.bin", config.settings(lid.FastTextSettings))
         identifier = lid.LanguageIdentifier(tmp / "model.bin")
         thresholds = {c: l.lid_threshold for c, l in catalog.languages.items()}
         evaluation = lid.evaluate(identifier, heldout, thresholds)
@@ -103,8 +102,7 @@ class TrainLangID(StageTask):
         log.info("Language ID on %d held-out seed lines: accuracy %.4f\n%s\nconfusion (rows: true, columns: predicted)\n%s",
                  len(heldout), evaluation["accuracy"], table_text, confusion)
         seed_counts = {label: len(items) for label, items in seeds.items()}
-        return {"stage": "langid_model", "seed_lines": seed_counts, "train_lines": len(train),
-                "heldout_lines": len(heldout), **evaluation}
+        return {"seed_lines": seed_counts, "train_lines": len(train), "heldout_lines": len(heldout), **evaluation}
 
 
 class IdentifyLanguage(ShardTask):
@@ -120,16 +118,12 @@ class IdentifyLanguage(ShardTask):
                 "threshold": lang.lid_threshold, "min_script_share": lang.min_script_share}
 
     def produce(self, tmp):
-        lang = _language(self.lang)
-        shard = self.requires()["ingest"].shard_files()[self.shard]
-        identifier = lid.LanguageIdentifier(self.requires()["model"].model_file())
-        with open_text(tmp / "rejected.tsv", "w") as handle, \
-                Progress(None, f"langid {self.lang}/{self.shard}", self.report) as progress:
-            rejected = csv.writer(handle, dialect="excel-tab", lineterminator="\n")
-            rejected.writerow(["ref", "reason", "detail", "text"])
-            stats = lid.identify_shard(shard, tmp / "kept.tsv", rejected, lang,
-                                       ScriptTable(config.catalog().scripts), identifier, progress)
-        return {"stage": "langid", "lang": self.lang, "shard": self.shard, **stats}
+        shard = shard_files(self.input()["ingest"])[self.shard]
+        identifier = lid.LanguageIdentifier(self.input()["model"].path / "model.bin")
+        with Progress(None, f"langid {self.lang}/{self.shard}", self.report) as progress:
+            stats = lid.identify_shard(shard, tmp, _language(self.lang), ScriptTable(config.catalog().scripts),
+                                       identifier, progress)
+        return {"lang": self.lang, "shard": self.shard, **stats}
 
 
 class Clean(ShardTask):
@@ -148,36 +142,27 @@ class Clean(ShardTask):
     def produce(self, tmp):
         lang = _language(self.lang)
         with Progress(None, f"clean {self.lang}/{self.shard}", self.report) as progress:
-            stats = clean_shard(self.requires().output_dir() / "kept.tsv", tmp / "kept.tsv", tmp / "rejected.tsv",
-                                lang, _script(self.lang), ScriptTable(config.catalog().scripts),
-                                config.filter_settings(lang), progress)
-        return {"stage": "clean", "lang": self.lang, "shard": self.shard, **stats}
+            stats = clean_shard(self.input().path / "kept.tsv", tmp, lang, _script(self.lang),
+                                ScriptTable(config.catalog().scripts), config.filter_settings(lang), progress)
+        return {"lang": self.lang, "shard": self.shard, **stats}
 
 
-def stage_totals(tasks) -> dict:
-    """Sum the line and character counts of per-shard stats."""
-    totals, reasons = Counter(), Counter()
-    for task in tasks:
-        stats = task.stats()
-        totals.update({k: stats[k] for k in ("lines_in", "lines_kept", "chars_in", "chars_kept")})
-        reasons.update(stats["rejected"])
-    return {**totals, "rejected": dict(sorted(reasons.items()))}
-
-
-def _everything_rejected(lang, stages) -> InputError:
+def _everything_rejected(lang, funnel: dict) -> InputError:
     """The error for a language left with no line: which stage and filter removed it all."""
-    for name, totals in stages:
-        if totals["lines_kept"] == 0:
-            reasons = ", ".join(f"{r} {n}" for r, n in Counter(totals["rejected"]).most_common())
-            return InputError(lang.manifest, f"every line of '{lang.code}' was rejected by {name} "
-                                             f"({totals['lines_in']} in: {reasons or 'no lines'})",
+    tasks = {"ingest": "Ingest", "langid": "IdentifyLanguage", "clean": "Clean"}
+    for stage, counts in funnel.items():
+        if counts["lines_kept"] == 0:
+            reasons = ", ".join(f"{r} {n}" for r, n in Counter(counts["rejected"]).most_common())
+            return InputError(lang.manifest, f"every line of '{lang.code}' was rejected by {tasks[stage]} "
+                                             f"({counts['lines_in']} in: {reasons or 'no lines'})",
                               "check the sources and the lid/filters settings of this manifest "
                               "(see rejected.tsv of that stage)")
     raise AssertionError("called although lines were kept")
 
 
 class Dedup(StageTask):
-    """Exact and MinHash near-duplicate removal across all sources and shards of a language."""
+    """Exact and MinHash near-duplicate removal across all sources and shards of a language.
+    Its stats also hold `funnel`: the totals of the ingest, langid and clean stages it read."""
     stage = "dedup"
     lang = luigi.Parameter()
 
@@ -188,32 +173,35 @@ class Dedup(StageTask):
         return [Clean(lang=self.lang, shard=0)]  # all shards share Clean's fingerprint
 
     def settings(self):
-        return {"dedup": asdict(config.settings_of(config.dedup(), DedupSettings)), "shingle": _script(self.lang).shingle}
+        return {"dedup": asdict(config.settings(DedupSettings)), "shingle": _script(self.lang).shingle}
 
-    def cleans(self) -> list:
-        return [Clean(lang=self.lang, shard=i) for i in range(len(self.requires().shard_files()))]
+    def shards(self) -> dict:
+        """The per-shard tasks whose outputs Dedup reads (known once Ingest has run)."""
+        count = len(shard_files(self.input()))
+        return {"langid": [IdentifyLanguage(lang=self.lang, shard=i) for i in range(count)],
+                "clean": [Clean(lang=self.lang, shard=i) for i in range(count)]}
 
     def run(self):
-        yield self.cleans()
+        yield self.shards()
         self.write_outputs()
 
     def produce(self, tmp):
-        lang, cleans = _language(self.lang), self.cleans()
-        ingest = self.requires().stats()
-        langid = stage_totals([c.requires() for c in cleans])
-        clean = stage_totals(cleans)
-        if clean["lines_kept"] == 0:
-            raise _everything_rejected(lang, [("Ingest", ingest), ("IdentifyLanguage", langid), ("Clean", clean)])
+        lang = _language(self.lang)
+        outputs = {name: [task.output() for task in tasks] for name, tasks in self.shards().items()}
+        funnel = {"ingest": totals([self.input().stats()]),
+                  "langid": totals(out.stats() for out in outputs["langid"]),
+                  "clean": totals(out.stats() for out in outputs["clean"])}
+        if funnel["clean"]["lines_kept"] == 0:
+            raise _everything_rejected(lang, funnel)
         scratch = tmp / "scratch"
         scratch.mkdir()
-        with Progress(clean["lines_kept"], f"dedup {self.lang}", self.report) as progress:
-            stats = dedup_language([c.output_dir() / "kept.tsv" for c in cleans], tmp, scratch,
-                                   _script(self.lang).shingle, config.settings_of(config.dedup(), DedupSettings),
-                                   progress)
+        with Progress(funnel["clean"]["lines_kept"], f"dedup {self.lang}", self.report) as progress:
+            stats = dedup_language([out.path / "kept.tsv" for out in outputs["clean"]], tmp, scratch,
+                                   _script(self.lang).shingle, config.settings(DedupSettings), progress)
         for path in scratch.iterdir():
             path.unlink()
         scratch.rmdir()
-        return {"stage": "dedup", "lang": self.lang, "shards": len(cleans), **stats}
+        return {"lang": self.lang, "shards": len(outputs["clean"]), "funnel": funnel, **stats}
 
 
 class Split(StageTask):
@@ -225,14 +213,11 @@ class Split(StageTask):
         return Dedup(lang=self.lang)
 
     def settings(self):
-        return asdict(config.settings_of(config.split(), SplitSettings))
-
-    def split_file(self, name: str):
-        return self.output_dir() / f"{name}.txt"
+        return asdict(config.settings(SplitSettings))
 
     def produce(self, tmp):
-        dedup = self.requires()
-        shards = sorted(dedup.output_dir().glob("shard-*.tsv"))
-        with Progress(dedup.stats()["lines_kept"], f"split {self.lang}", self.report) as progress:
-            stats = split_language(shards, tmp, config.settings_of(config.split(), SplitSettings), progress)
-        return {"stage": "split", "lang": self.lang, **stats}
+        deduped = self.input()
+        with Progress(deduped.stats()["lines_kept"], f"split {self.lang}", self.report) as progress:
+            stats = split_language(sorted(deduped.path.glob("shard-*.tsv")), tmp, config.settings(SplitSettings),
+                                   progress)
+        return {"lang": self.lang, **stats}

@@ -1,46 +1,62 @@
-"""CorpusReport: per-language accounting of the corpus half, as CSV and markdown."""
+"""Report stages: the corpus funnel and the tokenizer comparison. The tables and markdown
+come from eval/report.py; these tasks gather the stats they require and write the files."""
 import logging
 
 from common.jsonio import open_text
-from pipeline.reporting import corpus_table, rejected_table
+from common.progress import Progress
+from eval import report
+from pipeline import config
+from pipeline.manifest import parse_lang_list
 from pipeline.tasks.base import LanguageListTask
-from pipeline.tasks.corpus import Split, stage_totals
+from pipeline.tasks.corpus import Dedup, Split
+from pipeline.tasks.vocab import MergeVocabulary, PruneVocabulary, base_model
+from vocab.fairseq_ids import SPM_FILE
 
 log = logging.getLogger("luigi-interface")
 
 
-def _language_stats(split: Split) -> dict:
-    dedup = split.requires()
-    cleans = dedup.cleans()
-    return {
-        "ingest": dedup.requires().stats(),
-        "langid": stage_totals([c.requires() for c in cleans]),
-        "clean": stage_totals(cleans),
-        "dedup": dedup.stats(),
-        "split": split.stats()["splits"],
-    }
-
-
 class CorpusReport(LanguageListTask):
+    """Per-language accounting of the corpus half, as CSV and markdown."""
     stage = "corpus_report"
 
     def requires(self):
-        return [Split(lang=code) for code in self.lang]
+        return {code: {"dedup": Dedup(lang=code), "split": Split(lang=code)} for code in self.langs}
 
     def produce(self, tmp):
-        per_language = {split.lang: _language_stats(split) for split in self.requires()}
-        table, rejected = corpus_table(per_language), rejected_table(per_language)
+        per_language = {code: report.language_funnel(outs["dedup"].stats(), outs["split"].stats())
+                        for code, outs in self.input().items()}
+        table, rejected = report.corpus_table(per_language), report.rejected_table(per_language)
         table.to_csv(tmp / "corpus.csv")
         rejected.to_csv(tmp / "rejected.csv")
         with open_text(tmp / "corpus.md", "w") as handle:
-            handle.write("# Corpus: lines and characters in and kept, stage by stage\n\n")
-            handle.write(table.to_markdown() + "\n\n## Rejected lines by stage and reason\n\n")
-            handle.write(rejected.to_markdown() + "\n")
-        return {"stage": "corpus_report", "languages": list(self.lang), "per_language": per_language}
+            handle.write(report.corpus_markdown(table, rejected))
+        return {"languages": list(self.langs), "per_language": per_language}
 
-    def table_text(self) -> str:
-        import pandas as pd
 
-        table = pd.read_csv(self.output_dir() / "corpus.csv", header=[0, 1], index_col=0)
-        with pd.option_context("display.width", 250, "display.max_columns", 50):
-            return table.to_string()
+class TokenizerReport(LanguageListTask):
+    """<unk> rate, tokens per character and unit, split units, identity with the base: base,
+    merged and pruned tokenizers on the held-out split (valid + test) of every language."""
+    stage = "tokenizer_report"
+
+    def report_langs(self) -> tuple:
+        extra = config.settings(config.BaseModelSettings).report_langs
+        return tuple(sorted(set(self.langs) | set(parse_lang_list(extra, config.catalog()) if extra else ())))
+
+    def requires(self):
+        return {"base": base_model(), "merge": MergeVocabulary(langs=self.langs), "prune": PruneVocabulary(langs=self.langs),
+                "splits": {code: Split(lang=code) for code in self.report_langs()}}
+
+    def produce(self, tmp):
+        from eval.tokenizer_report import tokenizer_report
+
+        needs = self.input()
+        models = {"base": needs["base"].spm, "merged": needs["merge"].path / SPM_FILE,
+                  "pruned": needs["prune"].path / SPM_FILE}
+        files = {code: [out.path / "valid.txt", out.path / "test.txt"] for code, out in needs["splits"].items()}
+        with Progress(len(files) * len(models), "tokenizer report", self.report, unit="measure") as progress:
+            table = tokenizer_report(models, files, progress)
+        table.to_csv(tmp / "tokenizers.csv", float_format="%.6f")
+        with open_text(tmp / "tokenizers.md", "w") as handle:
+            handle.write(report.tokenizer_markdown(table))
+        log.info("Tokenizers on the held-out split:\n%s", table.to_string(float_format="{:.4f}".format))
+        return {"languages": list(self.report_langs()), "rows": report.tokenizer_rows(table)}

@@ -11,10 +11,8 @@ Memory stays bounded: signatures are never held for the whole corpus. Pass 1 str
 the lines and writes one 64-bit key per line and band to scratch files; pass 2 sorts one
 band at a time (16 bytes per line); pass 3 streams the lines again and writes the kept ones.
 """
-import csv
 import hashlib
 import zlib
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import numpy as np
 
 from common.jsonio import open_text
 from common.units import units
+from pipeline.text.lines import REJECTED_FILE, Ledger, RejectionLog, read_shard, read_shards, write_pair
 
 
 @dataclass(frozen=True)
@@ -71,14 +70,6 @@ def exact_key(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
 
 
-def _iter_lines(shard_paths):
-    for shard, path in enumerate(shard_paths):
-        with open_text(path) as handle:
-            for line in handle:
-                ref, text = line.rstrip("\n").split("\t", 1)
-                yield shard, ref, text
-
-
 def _write_keys(shard_paths, scratch: Path, hasher: MinHasher, progress, chunk_shingles: int = 20_000) -> int:
     """Pass 1: exact and band keys per line into scratch files; returns the line count."""
     files = [open(scratch / "exact.u64", "wb")] + [open(scratch / f"band{b}.u64", "wb")
@@ -93,7 +84,7 @@ def _write_keys(shard_paths, scratch: Path, hasher: MinHasher, progress, chunk_s
         batch.clear()
 
     try:
-        for _, _, text in _iter_lines(shard_paths):
+        for _, text in read_shards(shard_paths):
             batch.append(text)
             batch_shingles += len(text)
             count += 1
@@ -156,32 +147,21 @@ def dedup_language(shard_paths, out_dir: Path, scratch: Path, shingle: int, sett
             break
         roots = jumped
     removed_roots = set(np.unique(roots[roots != np.arange(n)]).tolist())
-    stats = {"lines_in": n, "lines_kept": 0, "chars_in": 0, "chars_kept": 0, "rejected": Counter(),
-             "link_threshold": round(settings.link_threshold(), 4)}
     root_refs = {}
-    handles = {}
-    with open_text(out_dir / "rejected.tsv", "w") as rej:
-        rejected = csv.writer(rej, dialect="excel-tab", lineterminator="\n")
-        rejected.writerow(["ref", "reason", "detail", "text"])
-        for index, (shard, ref, text) in enumerate(_iter_lines(shard_paths)):
-            if shard not in handles:
-                handles[shard] = open_text(out_dir / f"shard-{shard:05d}.tsv", "w")
-            stats["chars_in"] += len(text)
-            root = int(roots[index])
-            if root == index:
-                if index in removed_roots:
-                    root_refs[index] = ref
-                handles[shard].write(f"{ref}\t{text}\n")
-                stats["lines_kept"] += 1
-                stats["chars_kept"] += len(text)
-            else:
-                reason = "duplicate_exact" if exact_dup[index] else "duplicate_near"
-                stats["rejected"][reason] += 1
-                rejected.writerow([ref, reason, f"of {root_refs[root]}", text])
-    for index in range(len(shard_paths)):  # a shard whose lines all went still gets its (empty) file
-        if index not in handles:
-            handles[index] = open_text(out_dir / f"shard-{index:05d}.tsv", "w")
-    for handle in handles.values():
-        handle.close()
-    stats["rejected"] = dict(sorted(stats["rejected"].items()))
-    return stats
+    with RejectionLog(out_dir / REJECTED_FILE) as rejections:
+        ledger = Ledger(rejections)
+        index = 0
+        for shard, path in enumerate(shard_paths):  # every input shard gets its output shard, even if emptied
+            with open_text(out_dir / f"shard-{shard:05d}.tsv", "w") as out:
+                for ref, text in read_shard(path):
+                    root = int(roots[index])
+                    if root == index:
+                        if index in removed_roots:
+                            root_refs[index] = ref
+                        write_pair(out, ref, text)
+                        ledger.keep(text)
+                    else:
+                        reason = "duplicate_exact" if exact_dup[index] else "duplicate_near"
+                        ledger.reject(ref, text, reason, f"of {root_refs[root]}")
+                    index += 1
+    return {**ledger.as_stats(), "link_threshold": round(settings.link_threshold(), 4)}

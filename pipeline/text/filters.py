@@ -1,11 +1,13 @@
 """Line filters of the cleaning stage: length, script ratio, repetition.
 
-Defaults come from luigi.cfg ([filters]); a manifest may override any of them for its
-language under `filters:`. Each check returns the reason a line is rejected, or None.
+Defaults come from FilterSettings (luigi.cfg `[filters]` or the command line may change
+them); a manifest may override any of them for its language under `filters:`. Each filter
+looks at one cleaned line and returns the `Reject` that drops it, or None to keep it.
 """
 from dataclasses import dataclass, fields, replace
 from typing import Optional
 
+from pipeline.text.lines import Reject
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,15 @@ class FilterSettings:
         return replace(self, **typed)
 
 
+@dataclass(frozen=True)
+class Doc:
+    """A cleaned line and what the filters measure on it."""
+    text: str
+    units: list           # common.units.units(text)
+    script_ratio: float   # share of units in the language's script
+    shingle: int          # units per n-gram (the script's dedup shingle) for repetition
+
+
 def repetition(seq: list, n: int) -> float:
     """Share of the n-grams of units `seq` that repeat an earlier n-gram of the line (0 = none)."""
     grams = [tuple(seq[i:i + n]) for i in range(len(seq) - n + 1)]
@@ -33,16 +44,36 @@ def repetition(seq: list, n: int) -> float:
     return 1.0 - len(set(grams)) / len(grams)
 
 
-def check(text: str, seq: list, script_ratio: float, shingle: int, settings: FilterSettings) -> Optional[str]:
-    """Reason to reject a cleaned line (with units `seq`), or None to keep it."""
-    if not text:
-        return "empty_after_cleaning"
-    if len(text) < settings.min_chars:
-        return "too_short"
-    if len(text) > settings.max_chars:
-        return "too_long"
-    if script_ratio < settings.min_script_ratio:
-        return "low_script_ratio"
-    if repetition(seq, shingle) > settings.max_repetition:
-        return "repetitive"
+def length(doc: Doc, settings: FilterSettings) -> Optional[Reject]:
+    if not doc.text:
+        return Reject("empty_after_cleaning", "0 chars")
+    if len(doc.text) < settings.min_chars:
+        return Reject("too_short", f"{len(doc.text)} chars")
+    if len(doc.text) > settings.max_chars:
+        return Reject("too_long", f"{len(doc.text)} chars")
+    return None
+
+
+def script_ratio(doc: Doc, settings: FilterSettings) -> Optional[Reject]:
+    if doc.script_ratio < settings.min_script_ratio:
+        return Reject("low_script_ratio", f"script_ratio {doc.script_ratio:.2f}")
+    return None
+
+
+def repetitive(doc: Doc, settings: FilterSettings) -> Optional[Reject]:
+    share = repetition(doc.units, doc.shingle)
+    if share > settings.max_repetition:
+        return Reject("repetitive", f"repetition {share:.2f}")
+    return None
+
+
+FILTERS = (length, script_ratio, repetitive)
+
+
+def check(doc: Doc, settings: FilterSettings) -> Optional[Reject]:
+    """The first filter that drops the line, in FILTERS order, or None to keep it."""
+    for line_filter in FILTERS:
+        rejection = line_filter(doc, settings)
+        if rejection:
+            return rejection
     return None

@@ -18,14 +18,24 @@ import urllib.parse
 import urllib.request
 import zlib
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import InputError
 from common.fingerprint import sha256_file
 from common.jsonio import open_text
-from common.progress import Progress
+from pipeline.text.lines import REJECTED_FILE, Ledger, RejectionLog, totals
 
 BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    shard_mb: float = 64.0   # MB of UTF-8 text per shard; later stages run once per (language, shard)
+
+    @property
+    def shard_bytes(self) -> int:
+        return int(self.shard_mb * 2**20)
 
 
 class _HashingReader:
@@ -142,10 +152,10 @@ class ShardWriter:
             self._handle = None
 
 
-def read_source(path: Path, source, manifest: str, writer: ShardWriter, rejected, progress) -> dict:
-    """Stream one source into the shard writer; returns its stats."""
-    stats = {"lines_in": 0, "lines_kept": 0, "rejected": Counter(), "bytes": 0, "chars_in": 0, "chars_kept": 0,
-             "invalid_sequences": 0, "invalid_lines": 0, "bom": 0, "crlf_lines": 0}
+def read_source(path: Path, source, manifest: str, writer: ShardWriter, ledger: Ledger, progress=None) -> dict:
+    """Stream one source into the shard writer, counting into `ledger`; returns what is not a
+    line count (bytes, sha256, invalid sequences, BOM and CRLF tallies)."""
+    facts = Counter()
     gz = str(path).endswith(".gz")
     with open(path, "rb") as raw:
         reader = _HashingReader(raw)
@@ -158,13 +168,13 @@ def read_source(path: Path, source, manifest: str, writer: ShardWriter, rejected
                 raw_line = raw_line.rstrip(b"\n")
                 if raw_line.endswith(b"\r"):
                     raw_line = raw_line[:-1]
-                    stats["crlf_lines"] += 1
+                    facts["crlf_lines"] += 1
                 if line_no == 1:
                     if raw_line.startswith((b"\xff\xfe", b"\xfe\xff")):
                         raise InputError(where, "UTF-16 byte order mark", "convert the file to UTF-8 (iconv -f UTF-16 -t UTF-8)")
                     if raw_line.startswith(BOM):
                         raw_line = raw_line[len(BOM):]
-                        stats["bom"] = 1
+                        facts["bom"] = 1
                 if b"\x00" in raw_line:
                     column = raw_line.index(b"\x00") + 1
                     raise InputError(where, f"NUL byte at column {column} (binary or UTF-16/32 data)",
@@ -174,30 +184,24 @@ def read_source(path: Path, source, manifest: str, writer: ShardWriter, rejected
                     segments = _records(raw_line, source, where)
                 except UnicodeDecodeError as exc:
                     bad = _count_invalid(raw_line)
-                    stats["invalid_sequences"] += bad
-                    stats["invalid_lines"] += 1
-                    if stats["invalid_lines"] > source.max_invalid_lines:
+                    facts["invalid_sequences"] += bad
+                    facts["invalid_lines"] += 1
+                    if facts["invalid_lines"] > source.max_invalid_lines:
                         raise InputError(where, f"invalid UTF-8 ({bad} bad byte sequence(s), first at byte {exc.start + 1}: "
                                                 f"{raw_line[exc.start:exc.start + 4]!r})",
                                          f"convert the file to UTF-8, or allow such lines with 'max_invalid_lines' "
                                          f"for source '{source.id}' in {manifest}")
-                    text = raw_line.decode("utf-8", "backslashreplace")
-                    stats["lines_in"] += 1
-                    stats["chars_in"] += len(text)
-                    stats["rejected"]["invalid_utf8"] += 1
-                    rejected.writerow([ref, "invalid_utf8", f"{bad} invalid sequence(s)", text])
+                    ledger.reject(ref, raw_line.decode("utf-8", "backslashreplace"), "invalid_utf8",
+                                  f"{bad} invalid sequence(s)")
                     continue
                 for text in segments:
-                    stats["lines_in"] += 1
-                    stats["chars_in"] += len(text)
-                    if not text.strip():
-                        stats["rejected"]["empty"] += 1
-                        rejected.writerow([ref, "empty", "", text])
-                        continue
-                    stats["lines_kept"] += 1
-                    stats["chars_kept"] += len(text)
-                    writer.write(ref, text)
-                progress.update(1)
+                    if text.strip():
+                        ledger.keep(text)
+                        writer.write(ref, text)
+                    else:
+                        ledger.reject(ref, text, "empty")
+                if progress:
+                    progress.update(1)
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise InputError(path, f"truncated or corrupt gzip after line {line_no} ({exc})",
                              "download or compress the file again")
@@ -205,35 +209,26 @@ def read_source(path: Path, source, manifest: str, writer: ShardWriter, rejected
     if actual != source.sha256:
         raise InputError(path, f"sha256 mismatch: expected {source.sha256}, actual {actual}",
                          f"restore the original file, or update sha256 of source '{source.id}' in {manifest} if the change is intended")
-    if stats["lines_in"] == 0:
+    if ledger.lines_in == 0:
         raise InputError(path, "empty source (no lines)", f"fix the file or remove source '{source.id}' from {manifest}")
-    stats["bytes"] = reader.bytes
-    stats["sha256"] = actual
-    return stats
+    return {"bytes": reader.bytes, "sha256": actual, "bom": 0, "crlf_lines": 0, "invalid_lines": 0,
+            "invalid_sequences": 0, **facts}
 
 
-def ingest_language(lang, paths, out_dir: Path, shard_bytes: int, report=None) -> dict:
-    """Read every source of `lang` (resolved `paths`, same order) into shards under out_dir."""
-    import csv
-
+def ingest_language(lang, paths, out_dir: Path, shard_bytes: int, progress=None) -> dict:
+    """Read every source of `lang` (resolved `paths`, same order) into out_dir/shard-NNNNN.tsv;
+    returns {"stats": ..., "shards": [{index, file, lines, bytes}]}."""
     writer = ShardWriter(out_dir, shard_bytes)
     per_source = {}
-    total_bytes = sum(Path(p).stat().st_size for p in paths)
-    with open_text(out_dir / "rejected.tsv", "w") as rejected_file, \
-            Progress(None, f"ingest {lang.code}", report) as progress:
-        rejected = csv.writer(rejected_file, dialect="excel-tab", lineterminator="\n")
-        rejected.writerow(["ref", "reason", "detail", "text"])
+    with RejectionLog(out_dir / REJECTED_FILE) as rejections:
         for source, path in zip(lang.sources, paths):
-            per_source[source.id] = read_source(Path(path), source, lang.manifest, writer, rejected, progress)
+            ledger = Ledger(rejections)
+            facts = read_source(Path(path), source, lang.manifest, writer, ledger, progress)
+            per_source[source.id] = {**ledger.as_stats(), **facts}
     writer.close()
-    totals = Counter()
-    reasons = Counter()
-    for stats in per_source.values():
-        reasons.update(stats["rejected"])
-        totals.update({k: v for k, v in stats.items() if isinstance(v, int)})
-    for stats in per_source.values():
-        stats["rejected"] = dict(sorted(stats["rejected"].items()))
-    summary = dict(sorted(totals.items()))
-    summary.update(stage="ingest", lang=lang.code, rejected=dict(sorted(reasons.items())),
-                   sources=per_source, shards=len(writer.shards), source_bytes=total_bytes)
+    summary = totals(per_source.values())
+    for key in ("bytes", "bom", "crlf_lines", "invalid_lines", "invalid_sequences"):
+        summary[key] = sum(stats[key] for stats in per_source.values())
+    summary.update(lang=lang.code, sources=per_source, shards=len(writer.shards),
+                   source_bytes=sum(Path(p).stat().st_size for p in paths))
     return {"stats": summary, "shards": writer.shards}

@@ -10,6 +10,7 @@ Layer (c): the language's probability threshold from its manifest.
 """
 import hashlib
 import heapq
+import itertools
 import json
 import os
 import re
@@ -19,8 +20,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, asdict
 
 from common.jsonio import open_text
-from pipeline.text.markup import STRIPPERS
 from common.units import units
+from pipeline.text.lines import REJECTED_FILE, Ledger, Reject, RejectionLog, read_shard, read_shards, write_pair
+from pipeline.text.markup import STRIPPERS
 
 OTHER = "other"
 LABEL = "__label__"
@@ -81,24 +83,18 @@ def collect_seeds(languages: dict, shard_paths: dict, table, scripts: dict, sett
     samples = {code: _BottomK(settings.seed_lines) for code in languages}
     samples[OTHER] = _BottomK(settings.seed_lines)
     for code, lang in sorted(languages.items()):
-        scanned = 0
-        for path in shard_paths[code]:
-            with open_text(path) as handle:
-                for line in handle:
-                    scanned += 1
-                    if scanned > settings.scan_lines:
-                        break
-                    seq = lid_units(line.rstrip("\n").split("\t", 1)[1])
-                    view = " ".join(seq)
-                    if len(view) < settings.min_seed_chars:
-                        continue
-                    script, share, _ = table.dominant(seq)
-                    if script == lang.script and share >= lang.min_script_share:
-                        samples[code].offer(view)
-                    elif script is None or (script != lang.script and scripts[script].borrowed):
-                        samples[OTHER].offer(view)
-                    if progress:
-                        progress.update(1)
+        for _, text in itertools.islice(read_shards(shard_paths[code]), settings.scan_lines):
+            seq = lid_units(text)
+            view = " ".join(seq)
+            if len(view) < settings.min_seed_chars:
+                continue
+            script, share, _ = table.dominant(seq)
+            if script == lang.script and share >= lang.min_script_share:
+                samples[code].offer(view)
+            elif script is None or (script != lang.script and scripts[script].borrowed):
+                samples[OTHER].offer(view)
+            if progress:
+                progress.update(1)
     return {label: sample.sorted() for label, sample in samples.items()}
 
 
@@ -185,52 +181,46 @@ def evaluate(identifier: LanguageIdentifier, heldout: list, thresholds: dict) ->
     }
 
 
-def identify_shard(in_path, kept_path, rejected, lang, table, identifier, progress=None, batch: int = 2048) -> dict:
-    """Keep the lines of `lang`; write rejects with reason, label and probability."""
-    stats = {"lines_in": 0, "lines_kept": 0, "chars_in": 0, "chars_kept": 0, "rejected": Counter(),
-             "rejected_labels": Counter()}
+def identify_shard(in_path, out_dir, lang, table, identifier, progress=None, batch: int = 2048) -> dict:
+    """out_dir/kept.tsv: the lines of `lang`; the rest in rejected.tsv with reason, label and probability."""
+    rejected_labels = Counter()
 
-    def flush(pending, out):
+    def script_layer(seq: list):
+        share, letters = table.share(seq, lang.script)
+        if letters == 0:
+            return Reject("no_letters")
+        if share < lang.min_script_share:
+            script, dominant_share, _ = table.dominant(seq)
+            return Reject("script_mismatch", f"{script or 'unknown'} {dominant_share:.2f}")
+        return None
+
+    def classify(pending, ledger, out):
         for (ref, text, _), (label, prob) in zip(pending, identifier.predict_views([v for _, _, v in pending])):
             if label != lang.code:
-                reason = "lid_other_language"
-                stats["rejected_labels"][label] += 1
+                rejected_labels[label] += 1
+                ledger.reject(ref, text, "lid_other_language", f"{label} {prob:.4f}")
             elif prob < lang.lid_threshold:
-                reason = "lid_low_confidence"
+                ledger.reject(ref, text, "lid_low_confidence", f"{label} {prob:.4f}")
             else:
-                out.write(f"{ref}\t{text}\n")
-                stats["lines_kept"] += 1
-                stats["chars_kept"] += len(text)
-                continue
-            stats["rejected"][reason] += 1
-            rejected.writerow([ref, reason, f"{label} {prob:.4f}", text])
+                ledger.keep(text)
+                write_pair(out, ref, text)
         pending.clear()
 
-    with open_text(in_path) as handle, open_text(kept_path, "w") as out:
-        pending = []
-        for line in handle:
-            ref, text = line.rstrip("\n").split("\t", 1)
-            stats["lines_in"] += 1
-            stats["chars_in"] += len(text)
+    with open_text(out_dir / "kept.tsv", "w") as out, RejectionLog(out_dir / REJECTED_FILE) as rejections:
+        ledger, pending = Ledger(rejections), []
+        for ref, text in read_shard(in_path):
             seq = lid_units(text)
-            share, letters = table.share(seq, lang.script)
-            if letters == 0:
-                stats["rejected"]["no_letters"] += 1
-                rejected.writerow([ref, "no_letters", "", text])
-            elif share < lang.min_script_share:
-                script, dominant_share, _ = table.dominant(seq)
-                stats["rejected"]["script_mismatch"] += 1
-                rejected.writerow([ref, "script_mismatch", f"{script or 'unknown'} {dominant_share:.2f}", text])
+            rejection = script_layer(seq)
+            if rejection:
+                ledger.reject(ref, text, rejection.reason, rejection.detail)
             else:
                 pending.append((ref, text, " ".join(seq)))
                 if len(pending) >= batch:
-                    flush(pending, out)
+                    classify(pending, ledger, out)
             if progress:
                 progress.update(1)
-        flush(pending, out)
-    stats["rejected"] = dict(sorted(stats["rejected"].items()))
-    stats["rejected_labels"] = dict(sorted(stats["rejected_labels"].items()))
-    return stats
+        classify(pending, ledger, out)
+    return {**ledger.as_stats(), "rejected_labels": dict(sorted(rejected_labels.items()))}
 
 
 def settings_dict(*settings) -> dict:

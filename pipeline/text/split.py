@@ -4,9 +4,11 @@ The split of a line depends on nothing but its text (and a fixed salt), so addin
 never moves a line that was already assigned, and the same line never lands in two splits.
 """
 import hashlib
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from common.jsonio import open_text
+from pipeline.text.lines import Ledger, read_shards
 
 SPLITS = ("train", "valid", "test")
 
@@ -29,24 +31,18 @@ def assign(text: str, settings: SplitSettings) -> str:
 
 
 def split_language(shard_paths, out_dir, settings: SplitSettings, progress=None) -> dict:
-    """Stream the deduplicated shards into train.txt / valid.txt / test.txt (plain lines)."""
-    stats = {s: {"lines": 0, "chars": 0} for s in SPLITS}
-    handles = {s: open_text(out_dir / f"{s}.txt", "w") for s in SPLITS}
-    try:
-        for path in shard_paths:
-            with open_text(path) as handle:
-                for line in handle:
-                    text = line.rstrip("\n").split("\t", 1)[1]
-                    split = assign(text, settings)
-                    handles[split].write(text + "\n")
-                    stats[split]["lines"] += 1
-                    stats[split]["chars"] += len(text)
-                    if progress:
-                        progress.update(1)
-    finally:
-        for handle in handles.values():
-            handle.close()
-    total_lines = sum(v["lines"] for v in stats.values())
-    total_chars = sum(v["chars"] for v in stats.values())
-    return {"lines_in": total_lines, "lines_kept": total_lines, "chars_in": total_chars, "chars_kept": total_chars,
-            "rejected": {}, "splits": stats}
+    """Stream the deduplicated shards into train.txt / valid.txt / test.txt (plain lines).
+    Every line is kept (in exactly one split); stats add the lines and characters per split."""
+    ledger = Ledger()
+    splits = {s: {"lines": 0, "chars": 0} for s in SPLITS}
+    with ExitStack() as stack:
+        handles = {s: stack.enter_context(open_text(out_dir / f"{s}.txt", "w")) for s in SPLITS}
+        for _, text in read_shards(shard_paths):
+            split = assign(text, settings)
+            handles[split].write(text + "\n")
+            splits[split]["lines"] += 1
+            splits[split]["chars"] += len(text)
+            ledger.keep(text)
+            if progress:
+                progress.update(1)
+    return {**ledger.as_stats(), "splits": splits}

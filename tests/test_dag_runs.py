@@ -1,10 +1,9 @@
-"""The corpus half as users run it: accounting, idempotence, resume after SIGKILL, task ids,
-changed thresholds, a language added through data only, and bad input at the command line."""
-import csv
+"""The DAG as users run it (`luigi --module pipeline BuildCINO ...`): accounting across the
+corpus stages, idempotence, resume after SIGKILL, task ids, changed thresholds, a language
+added through data only, and bad input at the command line."""
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +14,8 @@ import yaml
 from common.atomic import SUCCESS
 from common.fingerprint import sha256_file
 from common.jsonio import read_json
-from tests.conftest import REPO, TESTS_DATA, build_corpus, run_luigi
+from pipeline.text.lines import read_rejections
+from tests.helpers import REPO, TESTS_DATA, build_corpus, error_lines, in_env, luigi_command, run_luigi
 
 LANGS = "bo,mn,ug"
 
@@ -48,8 +48,7 @@ def test_every_filtering_stage_accounts_for_every_line(reference):
         assert stats["lines_in"] == stats["lines_kept"] + rejected, stats_file
         rejected_tsv = stats_file.parent / "rejected.tsv"
         if rejected_tsv.exists():
-            with open(rejected_tsv, encoding="utf-8", newline="") as handle:
-                assert sum(1 for _ in csv.reader(handle, dialect="excel-tab")) - 1 == rejected, rejected_tsv
+            assert len(read_rejections(rejected_tsv)) == rejected, rejected_tsv
         checked += 1
     assert checked >= 3 * 5  # ingest, langid, clean, dedup, split for each language
     for lang in LANGS.split(","):
@@ -61,7 +60,11 @@ def test_every_filtering_stage_accounts_for_every_line(reference):
         chain = [read_json(p) for p in (ingest, langid, clean, dedup, split)]
         for before, after in zip(chain, chain[1:]):
             assert before["lines_kept"] == after["lines_in"]
-        assert chain[-1]["lines_kept"] > 0
+        # Split keeps every line in exactly one of its files: count the files, not the stats.
+        files = {name: (split.parent / f"{name}.txt").read_text(encoding="utf-8").count("\n")
+                 for name in ("train", "valid", "test")}
+        assert files == {name: sizes["lines"] for name, sizes in chain[-1]["splits"].items()}
+        assert sum(files.values()) == chain[-2]["lines_kept"] > 0
 
 
 def test_build_prints_the_per_language_table(reference):
@@ -82,8 +85,7 @@ def test_finished_dag_reruns_as_a_noop_in_seconds(reference):
 
 def test_sigkill_at_any_point_then_rerun_gives_identical_outputs(reference, tmp_path):
     env = {**reference["env"], "CINO_WORK_DIR": str(tmp_path / "work")}
-    command = [str(Path(sys.executable).parent / "luigi"), "--module", "pipeline", "BuildCINO", "--lang", LANGS,
-               "--workers", "2", "--local-scheduler"]
+    command = luigi_command(["BuildCINO", "--lang", LANGS, "--workers", "2"])
     kills = 0
     for fraction in (0.15, 0.3, 0.45, 0.6, 0.75, 0.9):
         process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, start_new_session=True,
@@ -104,37 +106,40 @@ def test_sigkill_at_any_point_then_rerun_gives_identical_outputs(reference, tmp_
     assert [name for name in resumed if resumed[name] != uninterrupted[name]] == []
 
 
-def test_task_ids_do_not_depend_on_lang_order(mini_corpus, cino_env):
-    from pipeline import BuildCINO
+def test_task_ids_do_not_depend_on_lang_order(mini_corpus):
+    from pipeline import BuildCINO, PruneVocabulary
 
-    cino_env(mini_corpus)
-    ids = {BuildCINO(lang=order).task_id for order in ("bo,mn,ug", "ug,bo,mn", "mn, ug ,bo,bo")}
-    ids.add(BuildCINO.from_str_params({"lang": "ug,mn,bo"}).task_id)
-    assert len(ids) == 1
-    assert BuildCINO(lang="all").lang == ("bo", "kk", "ko", "mn", "ug", "yue", "za", "zh")
+    with in_env(mini_corpus):
+        ids = {BuildCINO(lang=order).task_id for order in ("bo,mn,ug", "ug,bo,mn", "mn, ug ,bo,bo")}
+        ids.add(BuildCINO.from_str_params({"lang": "ug,mn,bo"}).task_id)
+        assert len(ids) == 1
+        assert BuildCINO(lang="all").lang == ("bo", "kk", "ko", "mn", "ug", "yue", "za", "zh")
+        assert PruneVocabulary(langs="ug,bo").task_id == PruneVocabulary(langs=("bo", "ug")).task_id
 
 
-def test_changed_threshold_reruns_exactly_what_depends_on_it(tmp_path, cino_env):
+def test_changed_threshold_reruns_exactly_what_depends_on_it(tmp_path):
     from pipeline import Clean, CorpusReport, Dedup, IdentifyLanguage, Ingest, Split, TrainLangID
 
-    env = cino_env(build_corpus(tmp_path, 400))
-    assert luigi.build([CorpusReport(lang="bo,mn")], local_scheduler=True, log_level="WARNING")
-    before = {p for p in Path(env["CINO_WORK_DIR"]).glob("*/*") if p.parent.name != "timings"}
+    env = build_corpus(tmp_path, 400)
+    work = Path(env["CINO_WORK_DIR"])
+    with in_env(env):
+        assert luigi.build([CorpusReport(langs="bo,mn")], local_scheduler=True, log_level="WARNING")
+    before = {p for p in work.glob("*/*") if p.parent.name != "timings"}
     manifest = Path(env["CINO_MANIFESTS_DIR"]) / "bo.yaml"
     doc = yaml.safe_load(manifest.read_text(encoding="utf-8"))
     doc["filters"] = {"min_chars": 40}
     manifest.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    luigi.task_register.Register.clear_instance_cache()
-    unchanged = [Ingest(lang="bo"), TrainLangID(), IdentifyLanguage(lang="bo", shard=0), Clean(lang="mn", shard=0),
-                 Dedup(lang="mn"), Split(lang="mn")]
-    stale = [Clean(lang="bo", shard=0), Dedup(lang="bo"), Split(lang="bo"), CorpusReport(lang="bo,mn")]
-    assert all(task.complete() for task in unchanged)
-    assert not any(task.complete() for task in stale)
-    assert luigi.build([CorpusReport(lang="bo,mn")], local_scheduler=True, log_level="WARNING")
-    added = {p for p in Path(env["CINO_WORK_DIR"]).glob("*/*") if p.parent.name != "timings"} - before
+    with in_env(env):
+        unchanged = [Ingest(lang="bo"), TrainLangID(), IdentifyLanguage(lang="bo", shard=0), Clean(lang="mn", shard=0),
+                     Dedup(lang="mn"), Split(lang="mn")]
+        stale = [Clean(lang="bo", shard=0), Dedup(lang="bo"), Split(lang="bo"), CorpusReport(langs="bo,mn")]
+        assert all(task.complete() for task in unchanged)
+        assert not any(task.complete() for task in stale)
+        assert luigi.build([CorpusReport(langs="bo,mn")], local_scheduler=True, log_level="WARNING")
+        assert Clean(lang="bo", shard=0).output().stats()["rejected"]["too_short"] > 0
+    added = {p for p in work.glob("*/*") if p.parent.name != "timings"} - before
     assert sorted(p.parent.name for p in added) == ["clean", "corpus_report", "dedup", "split"]
     assert all(p.name.startswith("bo") for p in added if p.parent.name != "corpus_report")
-    assert Clean(lang="bo", shard=0).stats()["rejected"]["too_short"] > 0
 
 
 def test_a_new_language_and_script_through_data_only(tmp_path):
@@ -172,8 +177,7 @@ def test_bad_source_fails_with_one_line_and_damages_nothing(tmp_path):
     manifest.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     done = run_luigi(["BuildCINO", "--lang", "mn,ug"], env)
     assert done.returncode == 30
-    errors = [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("ERROR: ")]
-    assert any("extra.txt: sha256 mismatch: expected " + "0" * 64 in line and "; fix: " in line for line in errors)
+    assert any("extra.txt: sha256 mismatch: expected " + "0" * 64 in line and "; fix: " in line for line in error_lines(done))
     assert "Traceback" not in done.stderr
     assert not list(work.glob("ingest/ug-*.tmp-*"))
     assert len(list(work.glob("ingest/ug-*/" + SUCCESS))) == 1  # the earlier, still valid one only

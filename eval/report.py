@@ -1,0 +1,98 @@
+"""Every report the pipeline writes: tables (pandas) and markdown, from stages' stats.
+
+Tasks gather the stats they require and call these functions; nothing here reads the
+work directory or knows Luigi. Sections: the corpus funnel, tokenizers, the sampling
+plan, continued pretraining, and the build report that puts them together.
+"""
+import pandas as pd
+
+FUNNEL_STAGES = ("ingest", "langid", "clean", "dedup")
+COUNTS = ("lines_in", "lines_kept", "chars_in", "chars_kept")
+
+
+def language_funnel(dedup_stats: dict, split_stats: dict) -> dict:
+    """One language's counts stage by stage, from Dedup's stats (which record the stages before
+    it) and Split's: {stage: {lines_in, ..., rejected}, "split": {train|valid|test: sizes}}."""
+    dedup = {key: dedup_stats[key] for key in (*COUNTS, "rejected")}
+    return {**dedup_stats["funnel"], "dedup": dedup, "split": split_stats["splits"]}
+
+
+def corpus_table(per_language: dict) -> pd.DataFrame:
+    """One row per language; columns (stage, measure): lines and characters in and kept,
+    split sizes, and the share of ingested lines kept."""
+    rows = {}
+    for code, stages in sorted(per_language.items()):
+        row = {(stage, measure): stages[stage][measure] for stage in FUNNEL_STAGES for measure in COUNTS}
+        for split, sizes in stages["split"].items():
+            row[("split", f"{split}_lines")] = sizes["lines"]
+        row[("kept", "share_of_lines")] = round(stages["dedup"]["lines_kept"] / max(stages["ingest"]["lines_in"], 1), 4)
+        rows[code] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.columns = pd.MultiIndex.from_tuples(table.columns)
+    table.index.name = "lang"
+    return table
+
+
+def rejected_table(per_language: dict) -> pd.DataFrame:
+    """Rejected lines by stage and reason, one row per language."""
+    rows = {code: {(stage, reason): count for stage in FUNNEL_STAGES for reason, count in stages[stage]["rejected"].items()}
+            for code, stages in sorted(per_language.items())}
+    columns = pd.MultiIndex.from_tuples(sorted({key for row in rows.values() for key in row}), names=["stage", "reason"])
+    return pd.DataFrame([[row.get(key, 0) for key in columns] for row in rows.values()],
+                        index=pd.Index(list(rows), name="lang"), columns=columns)
+
+
+def corpus_markdown(table: pd.DataFrame, rejected: pd.DataFrame) -> str:
+    return ("# Corpus: lines and characters in and kept, stage by stage\n\n" + table.to_markdown()
+            + "\n\n## Rejected lines by stage and reason\n\n" + rejected.to_markdown() + "\n")
+
+
+def corpus_text(table: pd.DataFrame) -> str:
+    """The corpus table for the console."""
+    with pd.option_context("display.width", 250, "display.max_columns", 50):
+        return table.to_string()
+
+
+def read_corpus_table(path) -> pd.DataFrame:
+    return pd.read_csv(path, header=[0, 1], index_col=0)
+
+
+def tokenizer_markdown(table: pd.DataFrame) -> str:
+    return "# Tokenizers on the held-out split (valid + test)\n\n" + table.to_markdown(floatfmt=".4f") + "\n"
+
+
+def tokenizer_rows(table: pd.DataFrame) -> dict:
+    """The tokenizer table as plain JSON values: {"lang/tokenizer": {measure: value}}."""
+    return {f"{lang}/{name}": {k: (float(v) if isinstance(v, float) else int(v)) for k, v in row.items()}
+            for (lang, name), row in table.iterrows()}
+
+
+def sampling_text(plan: dict) -> str:
+    """The sampling plan as a fixed-width table for the log."""
+    lines = [f"{'lang':<6}{'blocks':>10}{'p':>9}{'q':>9}{'ratio':>8}{'passes':>9}"]
+    for lang, row in plan["languages"].items():
+        lines.append(f"{lang:<6}{row['blocks']:>10}{row['p']:>9.4f}{row['q']:>9.4f}{row['ratio']:>8.2f}"
+                     f"{row['expected_passes']:>9.2f}")
+    return "\n".join(lines)
+
+
+def vocabulary_markdown(sizes: dict) -> str:
+    return "## Vocabulary (fairseq symbols)\n\nbase {base} · merged {merged} · pruned {pruned}\n".format(**sizes)
+
+
+def training_markdown(train_stats: dict, plan: dict) -> str:
+    """The sampling plan and the first and last validation loss per language."""
+    lines = [f"## Continued pretraining: {train_stats['num_updates']} updates of {train_stats['effective_batch']} "
+             f"sequences\n", f"| language | blocks | p | q (alpha {plan['alpha']}) | sampling ratio | expected passes | "
+             "first valid loss | last valid loss |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for lang, row in plan["languages"].items():
+        losses = train_stats["validation_first_last"].get(f"valid_{lang}", {})
+        first, last = losses.get("first", (None, None))[1], losses.get("last", (None, None))[1]
+        lines.append(f"| {lang} | {row['blocks']} | {row['p']:.4f} | {row['q']:.4f} | {row['ratio']:.2f} | "
+                     f"{row['expected_passes']:.2f} | {first} | {last} |")
+    return "\n".join(lines) + "\n"
+
+
+def build_markdown(langs, sections: list) -> str:
+    """report.md of a build: a title, then the given sections (markdown strings) in order."""
+    return f"# CINO build: {', '.join(langs)}\n\n" + "\n".join(sections)

@@ -264,16 +264,17 @@ def load_catalog(manifests_dir) -> Catalog:
     return Catalog(scripts=scripts, languages=languages)
 
 
-def parse_lang_list(text, catalog: Catalog) -> tuple:
-    """`bo,mn,ug` / `ug, bo,bo` / `all` -> sorted unique codes, validated against the manifests."""
+def parse_lang_list(text, catalog: Catalog, where: str = "--lang/--langs") -> tuple:
+    """`bo,mn,ug` / `ug, bo,bo` / `all` -> sorted unique codes, validated against the manifests;
+    errors name `where` the list came from."""
     items = text.split(",") if isinstance(text, str) else list(text)
     codes = sorted({str(item).strip() for item in items if str(item).strip()})
     if codes == ["all"]:
         return tuple(sorted(catalog.languages))
     if not codes:
-        raise InputError("--lang", "no language given", f"pass codes separated by commas, or 'all'; known: {catalog.known_codes()}")
+        raise InputError(where, "no language given", f"pass codes separated by commas, or 'all'; known: {catalog.known_codes()}")
     unknown = [code for code in codes if code not in catalog.languages]
     if unknown:
-        raise InputError("--lang", f"unknown language code(s) {', '.join(unknown)}",
+        raise InputError(where, f"unknown language code(s) {', '.join(unknown)}",
                          f"use codes from corpora_manifests: {catalog.known_codes()} (or 'all')")
     return tuple(codes)

@@ -1,4 +1,5 @@
-"""`--lang bo,mn,ug`: a comma list that gives the same task whatever the order.
+"""`--lang bo,mn,ug` (BuildCINO) and `--langs bo,mn,ug` (the stages over a language list): a
+comma list that gives the same task whatever the order.
 
 luigi.ListParameter parses JSON only. This parameter splits on commas, strips, dedupes
 and sorts, accepts `all` for every manifest, and validates the codes against the

@@ -200,5 +200,5 @@ def test_unknown_language_code_fails_at_once_with_the_known_codes(mini_corpus):
     done = run_luigi(["BuildCINO", "--lang", "bo,xx"], mini_corpus)
     assert done.returncode != 0
     errors = [line for line in (done.stdout + done.stderr).splitlines() if "unknown language code" in line]
-    assert errors == ["ERROR: --lang: unknown language code(s) xx; fix: use codes from corpora_manifests: "
+    assert errors == ["ERROR: --lang/--langs: unknown language code(s) xx; fix: use codes from corpora_manifests: "
                       "bo, kk, ko, mn, ug, yue, za, zh (or 'all')"]

@@ -54,4 +54,5 @@ def test_missing_base_model_file_is_one_clear_error(tmp_path, mini_corpus):
     done = run_luigi(["MergeVocabulary", "--langs", "bo"], env)
     assert done.returncode == 30
     (line,) = [l for l in error_lines(done) if "base model directory lacks" in l]
+    assert "Traceback" not in done.stderr
     assert "model.pt, sentencepiece.bpe.model" in line and "base_model_dir" in line

@@ -16,6 +16,7 @@ from training import fairseq_run
 from training.binarize import encode_file, preprocess
 from training.command import mlm_args
 from training.profile import TrainSettings
+from vocab.fairseq_ids import DICT_FILE, MODEL_FILE, SPM_FILE
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def train_args(data_dir, save_dir, s: StandInSettings) -> list:
 def build_standin(vocab_dir: Path, train_files, valid_files, out_dir: Path, scratch: Path, settings: StandInSettings,
                   on_record=None) -> dict:
     """Write model.pt, dict.txt and sentencepiece.bpe.model into out_dir; returns stats."""
-    spm_model, dictionary = vocab_dir / "sentencepiece.bpe.model", vocab_dir / "dict.txt"
+    spm_model, dictionary = vocab_dir / SPM_FILE, vocab_dir / DICT_FILE
     for required in (spm_model, dictionary):
         if not required.is_file():
             raise InputError(required, "missing from the base vocabulary directory",
@@ -93,9 +94,9 @@ def build_standin(vocab_dir: Path, train_files, valid_files, out_dir: Path, scra
     from training import checkpoint  # torch: imported when used, so importing settings stays light
 
     trained = checkpoint.load(scratch / "checkpoints" / "checkpoint_last.pt")
-    checkpoint.save(checkpoint.portable(trained, scratch), out_dir / "model.pt")
-    shutil.copy(dictionary, out_dir / "dict.txt")
-    shutil.copy(spm_model, out_dir / "sentencepiece.bpe.model")
+    checkpoint.save(checkpoint.portable(trained, scratch), out_dir / MODEL_FILE)
+    shutil.copy(dictionary, out_dir / DICT_FILE)
+    shutil.copy(spm_model, out_dir / SPM_FILE)
     losses = [float(v["loss"]) for kind, v in records if kind == "train_inner"]
     valid = [float(v["valid_loss"]) for kind, v in records if kind == "valid"]
     return {"encoded": encoded, "updates": settings.max_update, "train_loss_first": losses[0] if losses else None,

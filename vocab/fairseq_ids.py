@@ -12,6 +12,7 @@ UNK = 3
 MASK = "<mask>"
 _CONTROL_LAYOUT = ("<unk>", "<s>", "</s>")
 MODEL_FILE, DICT_FILE, SPM_FILE = "model.pt", "dict.txt", "sentencepiece.bpe.model"   # an XLM-R directory
+IDMAP_FILE = "idmap.tsv"   # new fairseq id -> base fairseq id, beside a pruned vocabulary
 
 
 def fairseq_id(spm_id: int) -> int:

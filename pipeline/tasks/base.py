@@ -100,17 +100,23 @@ class StageTask(luigi.Task):
     def run(self):
         self.write_outputs()
 
-    def write_outputs(self, started: float = None) -> None:
-        """Run the subclass's `produce(tmp)` (writes outputs, returns stats) atomically;
-        the wall time since `started` (default: now) goes to work_dir/timings/."""
+    def write_outputs(self, started: float = None, **inputs) -> None:
+        """Run the subclass's `produce(tmp, **inputs)` (writes outputs, returns stats) atomically;
+        the wall time since `started` (default: now) goes to work_dir/timings/. `inputs` are
+        outputs of dynamic requirements, which `self.input()` does not hold."""
         started = started or time.time()
         target = self.output_dir()
         with atomic_dir(target) as tmp:
-            stats = {"stage": self.stage, **self.produce(tmp), "settings": self.settings()}
+            stats = {"stage": self.stage, **self.produce(tmp, **inputs), "settings": self.settings()}
             write_json(tmp / "stats.json", stats)
         timing = config.work_dir() / "timings" / target.relative_to(config.work_dir())
         timing.parent.mkdir(parents=True, exist_ok=True)
         write_json(timing.with_suffix(".json"), {"task": self.task_id, "seconds": round(time.time() - started, 3)})
+
+
+def list_scope(langs) -> str:
+    """The output directory prefix of a stage over a language list: the sorted codes."""
+    return "_".join(langs)
 
 
 class LanguageListTask(StageTask):
@@ -118,7 +124,7 @@ class LanguageListTask(StageTask):
     langs = LangListParameter()
 
     def scope(self) -> str:
-        return "_".join(self.langs)
+        return list_scope(self.langs)
 
 
 class ShardTask(StageTask):

@@ -3,7 +3,7 @@ from common.jsonio import open_text
 from eval import report
 from pipeline import config
 from pipeline.params import LangListParameter
-from pipeline.tasks.base import StageTask
+from pipeline.tasks.base import StageTask, list_scope
 from pipeline.tasks.report import CorpusReport, TokenizerReport
 from pipeline.tasks.training import ContinuePretraining, SamplingPlan
 from pipeline.tasks.vocab import PruneVocabulary
@@ -16,7 +16,7 @@ class BuildCINO(StageTask):
     lang = LangListParameter()
 
     def scope(self) -> str:
-        return "_".join(self.lang)
+        return list_scope(self.lang)
 
     def requires(self):
         return {"corpus": CorpusReport(langs=self.lang), "tokenizers": TokenizerReport(langs=self.lang),

@@ -20,7 +20,7 @@ from pipeline.text import lid
 from pipeline.text.clean import clean_shard
 from pipeline.text.dedup import DedupSettings, dedup_language
 from pipeline.text.ingest import IngestSettings, ingest_language, resolve_source
-from pipeline.text.lines import totals
+from pipeline.text.lines import KEPT_FILE, totals
 from pipeline.text.scripts import ScriptTable
 from pipeline.text.split import SplitSettings, split_language
 
@@ -93,8 +93,8 @@ class TrainLangID(StageTask):
             with open_text(tmp / name, "w") as handle:
                 handle.writelines(line + "\n" for line in lines)
         self.report(50, f"training fastText on {len(train)} seed lines")
-        lid.train_classifier(tmp / "seeds.train.txt", tmp / "model.bin", config.settings(lid.FastTextSettings))
-        identifier = lid.LanguageIdentifier(tmp / "model.bin")
+        lid.train_classifier(tmp / "seeds.train.txt", tmp / lid.MODEL_FILE, config.settings(lid.FastTextSettings))
+        identifier = lid.LanguageIdentifier(tmp / lid.MODEL_FILE)
         thresholds = {c: l.lid_threshold for c, l in catalog.languages.items()}
         evaluation = lid.evaluate(identifier, heldout, thresholds)
         table_text = pd.DataFrame(evaluation["per_label"]).T.to_string(float_format="{:.4f}".format)
@@ -119,7 +119,7 @@ class IdentifyLanguage(ShardTask):
 
     def produce(self, tmp):
         shard = shard_files(self.input()["ingest"])[self.shard]
-        identifier = lid.LanguageIdentifier(self.input()["model"].path / "model.bin")
+        identifier = lid.LanguageIdentifier(self.input()["model"].path / lid.MODEL_FILE)
         with Progress(None, f"langid {self.lang}/{self.shard}", self.report) as progress:
             stats = lid.identify_shard(shard, tmp, _language(self.lang), ScriptTable(config.catalog().scripts),
                                        identifier, progress)
@@ -129,6 +129,7 @@ class IdentifyLanguage(ShardTask):
 class Clean(ShardTask):
     """Markup stripping, per-script normalisation and line filters for one shard."""
     stage = "clean"
+    version = 2   # 2: rejected.tsv details name the measure that failed (repetition 0.53)
 
     def requires(self):
         return IdentifyLanguage(lang=self.lang, shard=self.shard)
@@ -142,7 +143,7 @@ class Clean(ShardTask):
     def produce(self, tmp):
         lang = _language(self.lang)
         with Progress(None, f"clean {self.lang}/{self.shard}", self.report) as progress:
-            stats = clean_shard(self.input().path / "kept.tsv", tmp, lang, _script(self.lang),
+            stats = clean_shard(self.input().path / KEPT_FILE, tmp, lang, _script(self.lang),
                                 ScriptTable(config.catalog().scripts), config.filter_settings(lang), progress)
         return {"lang": self.lang, "shard": self.shard, **stats}
 
@@ -164,6 +165,7 @@ class Dedup(StageTask):
     """Exact and MinHash near-duplicate removal across all sources and shards of a language.
     Its stats also hold `funnel`: the totals of the ingest, langid and clean stages it read."""
     stage = "dedup"
+    version = 2   # 2: stats record the funnel
     lang = luigi.Parameter()
 
     def requires(self):
@@ -182,12 +184,11 @@ class Dedup(StageTask):
                 "clean": [Clean(lang=self.lang, shard=i) for i in range(count)]}
 
     def run(self):
-        yield self.shards()
-        self.write_outputs()
+        outputs = yield self.shards()
+        self.write_outputs(shards=outputs)
 
-    def produce(self, tmp):
-        lang = _language(self.lang)
-        outputs = {name: [task.output() for task in tasks] for name, tasks in self.shards().items()}
+    def produce(self, tmp, shards):
+        lang, outputs = _language(self.lang), shards
         funnel = {"ingest": totals([self.input().stats()]),
                   "langid": totals(out.stats() for out in outputs["langid"]),
                   "clean": totals(out.stats() for out in outputs["clean"])}
@@ -196,7 +197,7 @@ class Dedup(StageTask):
         scratch = tmp / "scratch"
         scratch.mkdir()
         with Progress(funnel["clean"]["lines_kept"], f"dedup {self.lang}", self.report) as progress:
-            stats = dedup_language([out.path / "kept.tsv" for out in outputs["clean"]], tmp, scratch,
+            stats = dedup_language([out.path / KEPT_FILE for out in outputs["clean"]], tmp, scratch,
                                    _script(self.lang).shingle, config.settings(DedupSettings), progress)
         for path in scratch.iterdir():
             path.unlink()

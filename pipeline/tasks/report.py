@@ -10,6 +10,7 @@ from pipeline.manifest import parse_lang_list
 from pipeline.tasks.base import LanguageListTask
 from pipeline.tasks.corpus import Dedup, Split
 from pipeline.tasks.vocab import MergeVocabulary, PruneVocabulary, base_model
+from pipeline.text.split import split_path
 from vocab.fairseq_ids import SPM_FILE
 
 log = logging.getLogger("luigi-interface")
@@ -40,7 +41,8 @@ class TokenizerReport(LanguageListTask):
 
     def report_langs(self) -> tuple:
         extra = config.settings(config.BaseModelSettings).report_langs
-        return tuple(sorted(set(self.langs) | set(parse_lang_list(extra, config.catalog()) if extra else ())))
+        listed = parse_lang_list(extra, config.catalog(), "[vocab] report_langs") if extra else ()
+        return tuple(sorted(set(self.langs) | set(listed)))
 
     def requires(self):
         return {"base": base_model(), "merge": MergeVocabulary(langs=self.langs), "prune": PruneVocabulary(langs=self.langs),
@@ -52,7 +54,7 @@ class TokenizerReport(LanguageListTask):
         needs = self.input()
         models = {"base": needs["base"].spm, "merged": needs["merge"].path / SPM_FILE,
                   "pruned": needs["prune"].path / SPM_FILE}
-        files = {code: [out.path / "valid.txt", out.path / "test.txt"] for code, out in needs["splits"].items()}
+        files = {code: [split_path(out.path, "valid"), split_path(out.path, "test")] for code, out in needs["splits"].items()}
         with Progress(len(files) * len(models), "tokenizer report", self.report, unit="measure") as progress:
             table = tokenizer_report(models, files, progress)
         table.to_csv(tmp / "tokenizers.csv", float_format="%.6f")

@@ -18,7 +18,8 @@ from pipeline import config
 from pipeline.params import LangListParameter
 from pipeline.tasks.base import LanguageListTask, StageTask, XlmrDir
 from pipeline.tasks.corpus import Split
-from pipeline.tasks.vocab import InitCheckpoint
+from pipeline.tasks.vocab import InitCheckpoint, PruneVocabulary
+from pipeline.text.split import split_path
 from training import sampling
 from training.binarize import encode_file, preprocess
 from training.command import architecture, train_args
@@ -41,6 +42,12 @@ class BinarizeLanguage(StageTask):
     def requires(self):
         return {"model": InitCheckpoint(langs=self.vocab_langs), "split": Split(lang=self.lang)}
 
+    def upstream(self):
+        # The output depends on the vocabulary, not on how new embedding rows start: fingerprint
+        # by the pruning (whose files the initial checkpoint holds), so changing [vocab]
+        # embedding_init retrains without binarising again.
+        return [PruneVocabulary(langs=self.vocab_langs), Split(lang=self.lang)]
+
     def settings(self):
         return {"tokens_per_sample": config.profile().tokens_per_sample}
 
@@ -50,7 +57,7 @@ class BinarizeLanguage(StageTask):
         stats = {}
         for name in ("train", "valid"):
             self.report(10 if name == "train" else 60, f"encoding {self.lang} {name}")
-            stats[name] = encode_file(model.spm, split.path / f"{name}.txt", tmp / f"{name}.pieces", max_tokens)
+            stats[name] = encode_file(model.spm, split_path(split.path, name), tmp / f"{name}.pieces", max_tokens)
         self.report(80, f"fairseq-preprocess {self.lang}")
         preprocess(model.dict, tmp, tmp / "train.pieces", tmp / "valid.pieces")
         for name in ("train.pieces", "valid.pieces", "preprocess.log"):

@@ -15,18 +15,19 @@ from pipeline.manifest import parse_lang_list
 from pipeline.params import LangListParameter
 from pipeline.tasks.base import LanguageListTask, StageTask, XlmrDir
 from pipeline.tasks.corpus import Split
+from pipeline.text.split import split_path
 from training.standin import StandInSettings, build_standin
 from vocab import fairseq_ids
 from vocab.codepoints import code_points, own_scripts
 from vocab.embeddings import STRATEGIES, EmbeddingSettings
-from vocab.fairseq_ids import DICT_FILE, SPM_FILE
+from vocab.fairseq_ids import DICT_FILE, IDMAP_FILE, MODEL_FILE, SPM_FILE
 from vocab.merge import merge
 from vocab.pieces import load_proto
 from vocab.prune import PruneSettings, count_pieces, prune, verify
+from vocab.script_model import MODEL_FILE as SCRIPT_MODEL_FILE
 from vocab.script_model import ScriptModelSettings, train_script_model
 
 log = logging.getLogger("luigi-interface")
-IDMAP_FILE = "idmap.tsv"
 
 
 class UserXlmrDir(XlmrDir):
@@ -65,7 +66,8 @@ class StandInBase(StageTask):
         return "xlmr-vocab"
 
     def requires(self):
-        langs = parse_lang_list(config.settings(config.BaseModelSettings).standin_langs, config.catalog())
+        langs = parse_lang_list(config.settings(config.BaseModelSettings).standin_langs, config.catalog(),
+                                "[vocab] standin_langs")
         return {code: Split(lang=code) for code in langs}
 
     def settings(self):
@@ -85,8 +87,8 @@ class StandInBase(StageTask):
                             f"stand-in base: update {done}/{settings.max_update}, loss {values['loss']}")
 
         splits = self.input().values()
-        stats = build_standin(config.base_vocab_dir(), [s.path / "train.txt" for s in splits],
-                              [s.path / "valid.txt" for s in splits], tmp, scratch, settings, on_record)
+        stats = build_standin(config.base_vocab_dir(), [split_path(s.path, "train") for s in splits],
+                              [split_path(s.path, "valid") for s in splits], tmp, scratch, settings, on_record)
         shutil.rmtree(scratch)
         return {"languages": list(self.input()), **stats}
 
@@ -118,7 +120,7 @@ class TrainScriptTokenizer(StageTask):
     def produce(self, tmp):
         size = self._script().vocab_size
         self.report(0, f"training a {size}-piece SentencePiece model for {self.script}")
-        stats = train_script_model([s.path / "train.txt" for s in self.input()], tmp / "spm.model", size,
+        stats = train_script_model([split_path(s.path, "train") for s in self.input()], tmp / SCRIPT_MODEL_FILE, size,
                                    config.settings(ScriptModelSettings),
                                    code_points(config.catalog(), [self.script]).standins())
         return {"script": self.script, "languages": list(self.langs), **stats}
@@ -137,7 +139,7 @@ class MergeVocabulary(LanguageListTask):
         base_file = self.input()["base"].spm
         base = load_proto(base_file)
         fairseq_ids.check_layout(base, base_file)
-        scripts = {code: load_proto(out.path / "spm.model") for code, out in self.input()["scripts"].items()}
+        scripts = {code: load_proto(out.path / SCRIPT_MODEL_FILE) for code, out in self.input()["scripts"].items()}
         merged, stats = merge(base, scripts, code_points(config.catalog(), scripts))
         (tmp / SPM_FILE).write_bytes(merged.SerializeToString())
         sizes = {"base": fairseq_ids.symbol_count(base), "merged": fairseq_ids.symbol_count(merged)}
@@ -162,7 +164,7 @@ class PruneVocabulary(LanguageListTask):
     def produce(self, tmp):
         settings = config.settings(PruneSettings)
         merged_file = self.input()["merge"].path / SPM_FILE
-        files = [s.path / "train.txt" for s in self.input()["splits"]]
+        files = [split_path(s.path, "train") for s in self.input()["splits"]]
         with Progress(None, "counting pieces", self.report, unit="chunk") as progress:
             counts = count_pieces(merged_file, files, settings, progress)
         merged = load_proto(merged_file)
@@ -212,7 +214,7 @@ class InitCheckpoint(LanguageListTask):
         rows = fairseq_ids.read_id_map(pruned / IDMAP_FILE)
         weight, bias, stats = new_rows(base["model"][checkpoint.EMBED], base["model"][checkpoint.LM_BIAS], rows,
                                        settings.embedding_init, base_ids_of, settings.seed)
-        checkpoint.save(checkpoint.replace_vocabulary(base, weight, bias), tmp / fairseq_ids.MODEL_FILE)
+        checkpoint.save(checkpoint.replace_vocabulary(base, weight, bias), tmp / MODEL_FILE)
         for name in (DICT_FILE, SPM_FILE, IDMAP_FILE):
             shutil.copy(pruned / name, tmp / name)
         return {"strategy": settings.embedding_init, "rows": stats, "embedding_shape": list(weight.shape)}

@@ -2,7 +2,7 @@
 from common.jsonio import open_text
 from common.units import units
 from pipeline.text import filters
-from pipeline.text.lines import REJECTED_FILE, Ledger, RejectionLog, read_shard, run_step
+from pipeline.text.lines import KEPT_FILE, REJECTED_FILE, Ledger, RejectionLog, read_shard, run_step
 from pipeline.text.markup import strip_markup
 from pipeline.text.normalize import Normalizer
 
@@ -28,7 +28,7 @@ class Cleaner:
 def clean_shard(in_path, out_dir, lang, script, table, settings: filters.FilterSettings, progress=None) -> dict:
     """out_dir/kept.tsv: the cleaned lines of `lang` that pass the filters; the rest in rejected.tsv."""
     cleaner = Cleaner(lang, script, table, settings)
-    with open_text(out_dir / "kept.tsv", "w") as out, RejectionLog(out_dir / REJECTED_FILE) as rejections:
+    with open_text(out_dir / KEPT_FILE, "w") as out, RejectionLog(out_dir / REJECTED_FILE) as rejections:
         ledger = Ledger(rejections)
         run_step(read_shard(in_path), cleaner, ledger, out, progress)
     ledger.count("lines_changed_by_normalisation", cleaner.changed)

@@ -17,13 +17,14 @@ import re
 import subprocess
 import sys
 from collections import Counter, defaultdict
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass
 
 from common.jsonio import open_text
 from common.units import units
-from pipeline.text.lines import REJECTED_FILE, Ledger, Reject, RejectionLog, read_shard, read_shards, write_pair
+from pipeline.text.lines import KEPT_FILE, REJECTED_FILE, Ledger, Reject, RejectionLog, read_shard, read_shards, write_pair
 from pipeline.text.markup import STRIPPERS
 
+MODEL_FILE = "model.bin"   # the classifier in TrainLangID's output
 OTHER = "other"
 LABEL = "__label__"
 _DIGITS = re.compile(r"\d")
@@ -206,7 +207,7 @@ def identify_shard(in_path, out_dir, lang, table, identifier, progress=None, bat
                 write_pair(out, ref, text)
         pending.clear()
 
-    with open_text(out_dir / "kept.tsv", "w") as out, RejectionLog(out_dir / REJECTED_FILE) as rejections:
+    with open_text(out_dir / KEPT_FILE, "w") as out, RejectionLog(out_dir / REJECTED_FILE) as rejections:
         ledger, pending = Ledger(rejections), []
         for ref, text in read_shard(in_path):
             seq = lid_units(text)
@@ -221,10 +222,3 @@ def identify_shard(in_path, out_dir, lang, table, identifier, progress=None, bat
                 progress.update(1)
         classify(pending, ledger, out)
     return {**ledger.as_stats(), "rejected_labels": dict(sorted(rejected_labels.items()))}
-
-
-def settings_dict(*settings) -> dict:
-    merged = {}
-    for item in settings:
-        merged.update(asdict(item))
-    return merged

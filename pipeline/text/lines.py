@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from common.jsonio import open_text
 
+KEPT_FILE = "kept.tsv"           # what a per-shard stage passes on
 REJECTED_FILE = "rejected.tsv"
 REJECTED_HEADER = ("ref", "reason", "detail", "text")
 COUNTS = ("lines_in", "lines_kept", "chars_in", "chars_kept")

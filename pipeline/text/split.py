@@ -13,6 +13,11 @@ from pipeline.text.lines import Ledger, read_shards
 SPLITS = ("train", "valid", "test")
 
 
+def split_path(directory, name: str):
+    """A Split output's file for split `name` (plain lines)."""
+    return directory / f"{name}.txt"
+
+
 @dataclass(frozen=True)
 class SplitSettings:
     valid_percent: float = 2.0
@@ -36,7 +41,7 @@ def split_language(shard_paths, out_dir, settings: SplitSettings, progress=None)
     ledger = Ledger()
     splits = {s: {"lines": 0, "chars": 0} for s in SPLITS}
     with ExitStack() as stack:
-        handles = {s: stack.enter_context(open_text(out_dir / f"{s}.txt", "w")) for s in SPLITS}
+        handles = {s: stack.enter_context(open_text(split_path(out_dir, s), "w")) for s in SPLITS}
         for _, text in read_shards(shard_paths):
             split = assign(text, settings)
             handles[split].write(text + "\n")

@@ -28,8 +28,9 @@ BASE = REPO.parent / "shared" / "base" / "xlmr" / "sentencepiece.bpe.model"
 
 def build_merged(root: Path) -> Path:
     from pipeline.manifest import load_catalog
-    from vocab.codepoints import code_points
-    from vocab.merge import merge
+    from pipeline.text.normalize import script_rewrite
+    from vocab.merge import merge_vocabulary
+    from vocab.normalizer import script_rules
     from vocab.pieces import load_proto
     from vocab.script_model import ScriptModelSettings, train_script_model
 
@@ -40,9 +41,9 @@ def build_merged(root: Path) -> Path:
         with open(CORPORA / source, encoding="utf-8") as handle, open(text, "w", encoding="utf-8") as out:
             out.writelines(line for _, line in zip(range(20_000), handle))
         train_script_model([text], root / f"{script}.model", 16000, ScriptModelSettings(),
-                           code_points(catalog, [script]).standins())
+                           script_rules(script_rewrite(catalog, script)))
         models[script] = load_proto(root / f"{script}.model")
-    merged, _ = merge(load_proto(BASE), models, code_points(catalog, models))
+    merged, _ = merge_vocabulary(BASE, models, {code: script_rewrite(catalog, code) for code in models})
     (root / "merged.model").write_bytes(merged.SerializeToString())
     return root / "merged.model"
 

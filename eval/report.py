@@ -58,13 +58,17 @@ def read_corpus_table(path) -> pd.DataFrame:
 
 
 def tokenizer_markdown(table: pd.DataFrame) -> str:
-    return "# Tokenizers on the held-out split (valid + test)\n\n" + table.to_markdown(floatfmt=".4f") + "\n"
+    return ("# Tokenizers\n\n`held-out`: the cleaned valid and test splits; `raw test`: the raw source lines of "
+            "the test split, before any cleaning; `eval`: the raw sentences of the evaluation sets. "
+            "`same_as_cleaned_share`: raw lines tokenized exactly as their cleaned form.\n\n"
+            + table.to_markdown(floatfmt=".4f") + "\n")
 
 
 def tokenizer_rows(table: pd.DataFrame) -> dict:
-    """The tokenizer table as plain JSON values: {"lang/tokenizer": {measure: value}}."""
-    return {f"{lang}/{name}": {k: (float(v) if isinstance(v, float) else int(v)) for k, v in row.items()}
-            for (lang, name), row in table.iterrows()}
+    """The tokenizer table as plain JSON values: {"lang/text/tokenizer": {measure: value}}
+    (a measure that does not apply, NaN in the table, is left out)."""
+    return {"/".join(key): {k: (float(v) if isinstance(v, float) else int(v)) for k, v in row.items() if v == v}
+            for key, row in table.iterrows()}
 
 
 def sampling_text(plan: dict) -> str:

@@ -35,6 +35,7 @@ class Script:
     borrowed: bool
     own_tokenizer: bool
     vocab_size: int
+    add_base_encodable_pieces: bool   # opt-in: new pieces may consist of characters the base encodes
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,15 @@ class Source:
 
 
 @dataclass(frozen=True)
+class EvalFile:
+    path: str     # relative to eval_root (or absolute)
+    sha256: str
+
+
+EVAL_SPLITS = ("train", "dev", "test")
+
+
+@dataclass(frozen=True)
 class Language:
     code: str
     name: str
@@ -60,7 +70,7 @@ class Language:
     min_script_share: float
     filters: dict
     sources: tuple
-    eval_sets: dict
+    eval_sets: dict   # {set name: {split: EvalFile}}
     manifest: str = field(compare=False)
 
 
@@ -159,7 +169,7 @@ def load_scripts(path: Path) -> dict:
                 raise InputError(entry._at("normalization"), f"unknown step {step!r}",
                                  f"use one of: {', '.join(sorted(STEPS))}")
         tokenizer = entry.sub("tokenizer")
-        tokenizer.reject_unknown(["own_model", "vocab_size"])
+        tokenizer.reject_unknown(["own_model", "vocab_size", "add_base_encodable_pieces"])
         shingle = entry.get("shingle", int, 3)
         if shingle < 1:
             raise InputError(entry._at("shingle"), f"must be at least 1, got {shingle}", "use 3 for words, 5 for Han characters")
@@ -173,6 +183,7 @@ def load_scripts(path: Path) -> dict:
             borrowed=entry.get("borrowed", bool, False),
             own_tokenizer=tokenizer.get("own_model", bool, False),
             vocab_size=tokenizer.get("vocab_size", int, 16000),
+            add_base_encodable_pieces=tokenizer.get("add_base_encodable_pieces", bool, False),
         )
     return scripts
 
@@ -205,6 +216,23 @@ def _load_source(entry: _Fields) -> Source:
     )
 
 
+def _load_eval_set(entry: _Fields) -> dict:
+    """{split: EvalFile} of one labelled set (`text<TAB>label` files)."""
+    entry.reject_unknown(list(EVAL_SPLITS))
+    if not entry.doc:
+        raise InputError(entry._at(""), "no split listed", f"give any of {', '.join(EVAL_SPLITS)} with path and sha256")
+    files = {}
+    for split in entry.doc:
+        item = entry.sub(split, required=True)
+        item.reject_unknown(["path", "sha256"])
+        sha = item.get("sha256", str, required=True).lower()
+        if not SHA_RE.match(sha):
+            raise InputError(item._at("sha256"), f"not a sha256 hex digest: {sha!r}",
+                             "run `sha256sum FILE` and paste the 64 hex digits")
+        files[split] = EvalFile(path=item.get("path", str, required=True), sha256=sha)
+    return files
+
+
 def load_language(path: Path, scripts: dict) -> Language:
     doc = _Fields(_read_yaml(path), str(path))
     doc.reject_unknown(["code", "name", "script", "lid", "normalization", "filters", "sources", "eval"])
@@ -232,11 +260,7 @@ def load_language(path: Path, scripts: dict) -> Language:
                                  f"source listed twice (same {key[0]} as sources[{seen[key]}])", "remove the duplicate entry")
             seen[key] = i
     evals = doc.sub("eval")
-    eval_sets = {}
-    for name in evals.doc:
-        split = evals.sub(name)
-        split.reject_unknown(["train", "dev", "test"])
-        eval_sets[name] = {s: split.get(s, str) for s in split.doc}
+    eval_sets = {name: _load_eval_set(evals.sub(name)) for name in evals.doc}
     return Language(
         code=code, name=doc.get("name", str, required=True), script=script,
         lid_threshold=lid.fraction("threshold", 0.5), min_script_share=lid.fraction("min_script_share", 0.5),

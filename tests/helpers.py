@@ -2,6 +2,8 @@
 small real-data corpus trees, the user's command line, and in-process builds."""
 import itertools
 import os
+import re
+import unicodedata
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +21,12 @@ MANIFESTS = REPO / "corpora_manifests"
 DATA_ROOT = SHARED / "corpora"
 TESTS_DATA = REPO / "tests" / "data"
 BASE_SPM = SHARED / "base" / "xlmr" / "sentencepiece.bpe.model"
+
+
+def unescape(text: str) -> str:
+    """Golden files write invisible characters as \\uXXXX and tabs as \\t."""
+    text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+    return text.replace("\\t", "\t")
 
 
 def real_lines(relative: str, n: int, min_chars: int = 1) -> list:
@@ -64,6 +72,19 @@ def build_corpus(root: Path, max_lines: int, extra_manifests: dict = None, extra
     return {"CINO_DATA_ROOT": str(data), "CINO_MANIFESTS_DIR": str(manifests), "CINO_WORK_DIR": str(root / "work")}
 
 
+def kyrgyz_corpus(root: Path, max_lines: int, tokenizer: dict) -> dict:
+    """build_corpus plus Kyrgyz in Cyrillic (real Debian message catalogues), added as data only:
+    one manifest and a `Cyrl` scripts.yaml entry with the given `tokenizer:` section."""
+    cyrillic = {"Cyrl": {"name": "Cyrillic", "ranges": ["0400-04FF", "0500-052F"], "normalization": ["nfc"],
+                         "keep_format": [], "shingle": 3, "tokenizer": tokenizer}}
+    ky = {"code": "ky", "name": "Kyrgyz", "script": "Cyrl", "lid": {"threshold": 0.5},
+          "sources": [{"id": "gettext-ui", "path": "ky/gettext-ui.txt", "format": "txt", "markup": ["gettext"],
+                       "license": "GPL-3+ (tar, grep) and others, see tests/data/ky/SOURCES.md",
+                       "origin": "Debian 12 message catalogues"}]}
+    files = {"ky/gettext-ui.txt": (TESTS_DATA / "ky" / "gettext-ui.txt").read_bytes()}
+    return build_corpus(root, max_lines, extra_manifests={"ky": ky}, extra_files=files, scripts_extra=cyrillic)
+
+
 def luigi_command(args) -> list:
     """The user's command line (`luigi --module pipeline ... --local-scheduler`) from this venv."""
     return [str(Path(sys.executable).parent / "luigi"), "--module", "pipeline", *args, "--local-scheduler"]
@@ -102,3 +123,34 @@ def build(tasks, env: dict) -> None:
     """luigi.build in this process, failing the test if any task fails."""
     with in_env(env):
         assert luigi.build(tasks, local_scheduler=True, workers=1, log_level="WARNING")
+
+
+def _arabic_forms() -> dict:
+    """{(letter, form): presentation form} for every single-letter form in FB50-FDFF, FE70-FEFE."""
+    forms = {}
+    for cp in [*range(0xFB50, 0xFE00), *range(0xFE70, 0xFEFF)]:
+        parts = unicodedata.decomposition(chr(cp)).split()
+        if len(parts) == 2 and parts[0] in ("<isolated>", "<final>", "<initial>", "<medial>"):
+            forms.setdefault((chr(int(parts[1], 16)), parts[0][1:-1]), chr(cp))
+    return forms
+
+
+_FORMS = _arabic_forms()
+
+
+def presentation_forms(text: str) -> str:
+    """Arabic-script text written with contextual presentation forms, as older web text has it."""
+    joins_next = lambda ch: (ch, "initial") in _FORMS  # noqa: E731  (dual-joining letters)
+    has_forms = lambda ch: (ch, "isolated") in _FORMS or (ch, "final") in _FORMS  # noqa: E731
+    out = []
+    for i, ch in enumerate(text):
+        before = i > 0 and joins_next(text[i - 1])
+        after = i + 1 < len(text) and has_forms(text[i + 1])
+        for form in (("medial",) if before and after else ()) + (("final",) if before else ()) \
+                + (("initial",) if after else ()) + ("isolated",):
+            if (ch, form) in _FORMS:
+                out.append(_FORMS[(ch, form)])
+                break
+        else:
+            out.append(ch)
+    return "".join(out)

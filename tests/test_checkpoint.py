@@ -6,12 +6,12 @@ import pytest
 import torch
 
 from pipeline.manifest import load_catalog
+from pipeline.text.normalize import script_rewrite
 from tests.helpers import MANIFESTS, real_lines
 from training import checkpoint
 from vocab import fairseq_ids
-from vocab.codepoints import code_points
 from vocab.embeddings import base_tokenizer, new_rows
-from vocab.merge import merge
+from vocab.merge import merge_vocabulary
 from vocab.pieces import load_proto
 from vocab.prune import PruneSettings, count_pieces, prune
 from vocab.script_model import ScriptModelSettings, train_script_model
@@ -27,7 +27,8 @@ def vocabulary(tiny_base, tmp_path_factory):
     text.write_text("\n".join(real_lines("bo/nanhai.txt", 600)) + "\n", encoding="utf-8")
     train_script_model([text], root / "bo.model", 800, ScriptModelSettings(), {})
     base = load_proto(tiny_base / "sentencepiece.bpe.model")
-    merged, _ = merge(base, {"Tibt": load_proto(root / "bo.model")}, code_points(load_catalog(MANIFESTS), ["Tibt"]))
+    merged, _ = merge_vocabulary(tiny_base / "sentencepiece.bpe.model", {"Tibt": load_proto(root / "bo.model")},
+                                 {"Tibt": script_rewrite(load_catalog(MANIFESTS), "Tibt")})
     (root / "merged.model").write_bytes(merged.SerializeToString())
     train = root / "train.txt"
     train.write_text("\n".join(real_lines("bo/nanhai.txt", 300) + real_lines("zh/peoples-daily-1998.txt", 300))

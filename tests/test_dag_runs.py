@@ -15,7 +15,7 @@ from common.atomic import SUCCESS
 from common.fingerprint import sha256_file
 from common.jsonio import read_json
 from pipeline.text.lines import read_rejections
-from tests.helpers import REPO, TESTS_DATA, build_corpus, error_lines, in_env, luigi_command, run_luigi
+from tests.helpers import REPO, build_corpus, error_lines, in_env, kyrgyz_corpus, luigi_command, run_luigi
 
 LANGS = "bo,mn,ug"
 
@@ -144,15 +144,7 @@ def test_changed_threshold_reruns_exactly_what_depends_on_it(tmp_path):
 
 def test_a_new_language_and_script_through_data_only(tmp_path):
     """Kyrgyz in Cyrillic: one manifest, one scripts.yaml entry, no code."""
-    text = (TESTS_DATA / "ky" / "gettext-ui.txt").read_bytes()
-    cyrillic = {"Cyrl": {"name": "Cyrillic", "ranges": ["0400-04FF", "0500-052F"], "normalization": ["nfc"],
-                         "keep_format": [], "shingle": 3, "tokenizer": {"own_model": False}}}
-    ky = {"code": "ky", "name": "Kyrgyz", "script": "Cyrl", "lid": {"threshold": 0.5},
-          "sources": [{"id": "gettext-ui", "path": "ky/gettext-ui.txt", "format": "txt", "markup": ["gettext"],
-                       "license": "GPL-3+ (tar, grep) and others, see tests/data/ky/SOURCES.md",
-                       "origin": "Debian 12 message catalogues"}]}
-    env = build_corpus(tmp_path, 300, extra_manifests={"ky": ky}, extra_files={"ky/gettext-ui.txt": text},
-                       scripts_extra=cyrillic)
+    env = kyrgyz_corpus(tmp_path, 300, {"own_model": False})
     done = run_luigi(["BuildCINO", "--lang", "ky,mn", "--workers", "2"], env)
     assert done.returncode == 0, done.stderr[-3000:]
     work = Path(env["CINO_WORK_DIR"])

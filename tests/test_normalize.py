@@ -1,5 +1,4 @@
 """Per-script normalisation: golden lines for every script, and the pitfalls of DESIGN.md."""
-import re
 import unicodedata
 from pathlib import Path
 
@@ -7,14 +6,10 @@ import pytest
 
 from pipeline.manifest import load_scripts
 from pipeline.text.normalize import Normalizer
+from tests.helpers import unescape
 
 GOLDEN = Path(__file__).parent / "golden" / "normalize.tsv"
 SCRIPTS = load_scripts(Path(__file__).resolve().parents[1] / "corpora_manifests" / "scripts.yaml")
-
-
-def unescape(text: str) -> str:
-    text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
-    return text.replace("\\t", "\t")
 
 
 def golden_cases():

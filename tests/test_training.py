@@ -47,6 +47,7 @@ def test_final_model_is_an_xlmr_directory_that_fills_masks(mini_build):
         assert len(predictions) == 3
         for filled, probability, token in predictions:
             assert "<mask>" not in filled and token not in ("<unk>", "") and 0.0 < probability <= 1.0
+            assert not [ch for ch in filled + token if ord(ch) >= 0xF0000]   # stand-ins decode to what they stand for
     tokens = model.encode(MONGOLIAN.replace(" <mask>", ""))
     assert 3 not in tokens.tolist()  # U+202F reaches its pieces: no <unk>
 

@@ -8,21 +8,27 @@ import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2 as pb
 
 from pipeline.manifest import load_catalog
-from tests.helpers import BASE_SPM, MANIFESTS, real_lines
+from tests.helpers import BASE_SPM, MANIFESTS, REPO, real_lines, unescape
 from vocab import fairseq_ids
-from vocab.codepoints import code_points
-from vocab.merge import merge
-from vocab.normalizer import compile_rules, decode_charsmap
+from pipeline.text.normalize import Normalizer, script_rewrite
+from vocab.merge import merge_vocabulary
+from vocab.normalizer import compile_rules, decode_charsmap, script_rules
 from vocab.pieces import load_proto
 from vocab.prune import PruneSettings, count_pieces, prune, verify
 from vocab.script_model import ScriptModelSettings, train_script_model
 
 CATALOG = load_catalog(MANIFESTS)
+TESTS_DIR = REPO / "tests"
 NNBSP = "\u202f"
 
 
-def points(*scripts):
-    return code_points(CATALOG, scripts)
+def rewrites(*scripts) -> dict:
+    return {code: script_rewrite(CATALOG, code) for code in scripts}
+
+
+def merged(script_models: dict):
+    """The base merged with the given script model files, as MergeVocabulary does it."""
+    return merge_vocabulary(BASE_SPM, {s: load_proto(p) for s, p in script_models.items()}, rewrites(*script_models))
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +44,8 @@ def script_models(tmp_path_factory) -> dict:
     for script, source, size in (("Tibt", "bo/nanhai.txt", 3000), ("Mong", "mn/cmilbench.txt", 3000)):
         text = root / f"{script}.txt"
         text.write_text("\n".join(real_lines(source, 3000)) + "\n", encoding="utf-8")
-        train_script_model([text], root / f"{script}.model", size, ScriptModelSettings(), points(script).standins())
+        train_script_model([text], root / f"{script}.model", size, ScriptModelSettings(),
+                           script_rules(script_rewrite(CATALOG, script)))
         models[script] = root / f"{script}.model"
     return models
 
@@ -62,7 +69,7 @@ def test_script_models_are_deterministic_wherever_they_are_trained(tmp_path):
         for name in ("a", "b"):
             (tmp_path / name).mkdir(exist_ok=True)
             train_script_model([text], tmp_path / name / f"{script}.model", 1000, ScriptModelSettings(),
-                               points(script).standins())
+                               script_rules(script_rewrite(CATALOG, script)))
         assert (tmp_path / "a" / f"{script}.model").read_bytes() == (tmp_path / "b" / f"{script}.model").read_bytes()
 
 
@@ -95,7 +102,7 @@ def test_score_zero_recipe_breaks_base_languages_and_the_safe_merge_does_not(bas
         if piece.piece not in known:
             naive.pieces.add(piece=piece.piece, score=0.0, type=piece.type)
     naive.trainer_spec.vocab_size = len(naive.pieces)
-    safe, stats = merge(base, {"Tibt": tibetan}, points("Tibt"))
+    safe, stats = merged({"Tibt": script_models["Tibt"]})
     assert stats["scripts"]["Tibt"]["touch_other_scripts"] > 0
     lines = real_lines("zh/peoples-daily-1998.txt", 300) + real_lines("ko/konlpy-law.txt", 300) \
         + real_lines("ug/gnome-ui.txt", 300)
@@ -106,15 +113,15 @@ def test_score_zero_recipe_breaks_base_languages_and_the_safe_merge_does_not(bas
 
 
 def test_merge_covers_new_scripts_and_keeps_u202f(base, script_models):
-    merged, stats = merge(base, {s: load_proto(p) for s, p in script_models.items()}, points("Tibt", "Mong"))
-    added = sum(s["added"] for s in stats["scripts"].values())
-    assert len(merged.pieces) == len(base.pieces) + added
-    assert len({p.piece for p in merged.pieces}) == len(merged.pieces)  # nothing added twice
-    assert not [p.piece for p in merged.pieces[len(base.pieces):] if any(ch.isspace() for ch in p.piece)]
-    new_scores = [p.score for p in merged.pieces[len(base.pieces):]]
+    model, stats = merged(script_models)
+    added = sum(s["added"] + s["fallback_characters"] for s in stats["scripts"].values())
+    assert len(model.pieces) == len(base.pieces) + added
+    assert len({p.piece for p in model.pieces}) == len(model.pieces)  # nothing added twice
+    assert not [p.piece for p in model.pieces[len(base.pieces):] if any(ch.isspace() for ch in p.piece)]
+    new_scores = [p.score for p in model.pieces[len(base.pieces):]]
     base_scores = [p.score for p in base.pieces[3:]]
     assert min(base_scores) <= min(new_scores) and max(new_scores) <= max(base_scores)
-    processor = spm.SentencePieceProcessor(model_proto=merged.SerializeToString())
+    processor = spm.SentencePieceProcessor(model_proto=model.SerializeToString())
     mongolian = [line for line in real_lines("mn/cmilbench.txt", 5000)[3000:] if NNBSP in line][:200]
     tibetan = real_lines("bo/nanhai.txt", 3300)[3000:]
     for lines, base_unk in ((mongolian, 0.3), (tibetan, 0.3)):
@@ -130,16 +137,16 @@ def test_merge_covers_new_scripts_and_keeps_u202f(base, script_models):
 
 
 def test_prune_keeps_every_training_segmentation_and_writes_dict_and_id_map(tmp_path, base, script_models):
-    merged, _ = merge(base, {s: load_proto(p) for s, p in script_models.items()}, points("Tibt", "Mong"))
+    model, _ = merged(script_models)
     merged_file = tmp_path / "merged.model"
-    merged_file.write_bytes(merged.SerializeToString())
+    merged_file.write_bytes(model.SerializeToString())
     train = tmp_path / "train.txt"
     train.write_text("\n".join(real_lines("bo/nanhai.txt", 2000) + real_lines("mn/cmilbench.txt", 2000)
                                + real_lines("ug/maqal.txt", 2000)) + "\n", encoding="utf-8")
     settings = PruneSettings(chunk_mb=1)
     counts = count_pieces(merged_file, [train], settings)
-    pruned, kept = prune(merged, counts, settings)
-    assert len(pruned.pieces) < len(merged.pieces) // 2
+    pruned, kept = prune(model, counts, settings)
+    assert len(pruned.pieces) < len(model.pieces) // 2
     pruned_file = tmp_path / "pruned.model"
     pruned_file.write_bytes(pruned.SerializeToString())
     assert verify(merged_file, pruned_file, [train], settings) == {"lines": 6000, "lines_tokenized_differently": 0}
@@ -168,3 +175,31 @@ def test_base_layout_is_checked(tmp_path, script_models):
 
     with pytest.raises(InputError, match="XLM-R layout"):
         fairseq_ids.check_layout(load_proto(script_models["Tibt"]).__class__(), Path("x.model"))
+
+
+def golden_tokenizer_lines(kind: str) -> list:
+    rows = [line.split("\t") for line in (TESTS_DIR / "golden" / "tokenizer.tsv").read_text(encoding="utf-8").splitlines()
+            if line and not line.startswith("#")]
+    return [pytest.param(lang, unescape(text), id=f"{lang}: {why[:50]}") for lang, k, text, why in rows if k == kind]
+
+
+@pytest.fixture(scope="module")
+def merged_processor(script_models):
+    model, _ = merged(script_models)
+    return spm.SentencePieceProcessor(model_proto=model.SerializeToString())
+
+
+@pytest.mark.parametrize("lang,text", golden_tokenizer_lines("base"))
+def test_base_language_raw_lines_tokenize_exactly_as_xlmr(merged_processor, lang, text):
+    base = spm.SentencePieceProcessor(model_file=str(BASE_SPM))
+    assert merged_processor.encode(text) == base.encode(text)   # the base's pieces keep their ids
+
+
+@pytest.mark.parametrize("lang,text", golden_tokenizer_lines("new"))
+def test_raw_lines_of_new_scripts_tokenize_as_their_cleaned_form(merged_processor, lang, text):
+    script = CATALOG.scripts[CATALOG.languages[lang].script]
+    cleaned = Normalizer(script.normalization, script.keep_format)(text)
+    ids = merged_processor.encode(text)
+    assert merged_processor.unk_id() not in ids
+    assert ids == merged_processor.encode(cleaned)
+    assert merged_processor.decode(ids) == cleaned   # stand-ins decode to the characters they stand for

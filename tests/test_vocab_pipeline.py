@@ -1,7 +1,8 @@
 """The vocabulary half on the full demo corpora: the numbers the issue asks for, from the DAG."""
 import pytest
 
-from tests.helpers import build, error_lines, in_env, run_luigi
+from common.jsonio import read_json
+from tests.helpers import build, error_lines, in_env, kyrgyz_corpus, run_luigi
 
 LANGS = "bo,mn,ug"
 
@@ -16,16 +17,29 @@ def vocab_build(full_env):
                "prune": PruneVocabulary(langs=LANGS).output().stats(), "init": InitCheckpoint(langs=LANGS).output()}
 
 
-@pytest.mark.parametrize("lang", ["bo", "mn"])
-def test_new_scripts_have_almost_no_unk_after_pruning(vocab_build, lang):
+@pytest.mark.parametrize("lang,text", [("bo", "held-out"), ("bo", "raw test"), ("bo", "eval"), ("mn", "held-out"),
+                                       ("mn", "raw test")])
+def test_new_scripts_have_almost_no_unk_after_pruning(vocab_build, lang, text):
+    """Cleaned held-out lines, the raw source lines of the test split and the raw SIB-200
+    sentences (bo; SIB-200 has no traditional Mongolian)."""
     rows = vocab_build["report"]
-    assert rows[f"{lang}/base"]["unk_rate"] > 0.3  # XLM-R cannot read them
-    assert rows[f"{lang}/pruned"]["unk_rate"] < 0.001
+    assert rows[f"{lang}/{text}/base"]["unk_rate"] > 0.3  # XLM-R cannot read them
+    assert rows[f"{lang}/{text}/pruned"]["unk_rate"] < 0.001
+
+
+@pytest.mark.parametrize("lang", ["bo", "mn"])
+def test_raw_lines_tokenize_exactly_as_their_cleaned_form(vocab_build, lang):
+    rows = vocab_build["report"]
+    for key in (f"{lang}/raw test/pruned", f"{lang}/raw test/merged", f"{lang}/eval/pruned"):
+        if key in rows:
+            assert rows[key]["same_as_cleaned_share"] == 1.0, key
 
 
 @pytest.mark.parametrize("lang", ["zh", "yue", "ko", "ug", "kk"])
 def test_base_languages_tokenize_exactly_as_the_base(vocab_build, lang):
-    assert vocab_build["report"][f"{lang}/merged"]["identical_to_base_share"] >= 0.999
+    """Held-out, raw and SIB-200 lines: by construction, not approximately."""
+    for text in ("held-out", "raw test", "eval"):
+        assert vocab_build["report"][f"{lang}/{text}/merged"]["identical_to_base_share"] == 1.0, text
 
 
 def test_sizes_counts_and_the_pruning_guarantee(vocab_build):
@@ -56,3 +70,24 @@ def test_missing_base_model_file_is_one_clear_error(tmp_path, mini_corpus):
     (line,) = [l for l in error_lines(done) if "base model directory lacks" in l]
     assert "Traceback" not in done.stderr
     assert "model.pt, sentencepiece.bpe.model" in line and "base_model_dir" in line
+
+
+def test_a_script_the_base_already_covers_needs_a_deliberate_opt_in(tmp_path):
+    """Kyrgyz in Cyrillic with its own model: XLM-R encodes every Cyrillic letter, so by default
+    no piece may be added (it would change Russian, Kazakh, ... tokenization): one clear error.
+    Opted in, the pieces are added and the tokenizer report shows what it costs Kyrgyz."""
+    tokenizer = {"own_model": True, "vocab_size": 1000}
+    env = kyrgyz_corpus(tmp_path / "default", 300, tokenizer)
+    done = run_luigi(["MergeVocabulary", "--langs", "ky"], env)
+    assert done.returncode == 30 and "Traceback" not in done.stderr
+    (line,) = [l for l in error_lines(done) if "script 'Cyrl'" in l]
+    assert "scripts.yaml" in line and "already encodes" in line and "add_base_encodable_pieces: true" in line
+    env = kyrgyz_corpus(tmp_path / "opt-in", 300, {**tokenizer, "add_base_encodable_pieces": True})
+    done = run_luigi(["TokenizerReport", "--langs", "ky"], env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (merge_stats,) = (tmp_path / "opt-in" / "work").glob("merge_vocab/ky-*/stats.json")
+    assert read_json(merge_stats)["scripts"]["Cyrl"]["added"] > 100
+    (report,) = (tmp_path / "opt-in" / "work").glob("tokenizer_report/ky-*/stats.json")
+    rows = read_json(report)["rows"]
+    assert rows["ky/held-out/merged"]["identical_to_base_share"] < 0.9   # the cost, shown
+    assert rows["zh/held-out/merged"]["identical_to_base_share"] == 1.0   # other scripts untouched

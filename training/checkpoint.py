@@ -124,9 +124,15 @@ def trusted_fairseq_checkpoints():
 
 
 def hub_model(model_dir, checkpoint_file: str = "model.pt"):
-    """fairseq's XLMRModel (strict state-dict load) for a directory in XLM-R's layout, in eval mode."""
+    """fairseq's XLMRModel (strict state-dict load) for a directory in XLM-R's layout, in eval mode.
+
+    fairseq's SentencePiece decoding joins piece strings itself, so the private-use stand-ins
+    of the merged vocabulary (U+F202F for U+202F, ...) would reach the text; here decoding is
+    SentencePiece's own, whose denormaliser turns them back into the characters they stand for."""
     from fairseq.models.roberta import XLMRModel
 
     with trusted_fairseq_checkpoints():
         model = XLMRModel.from_pretrained(str(model_dir), checkpoint_file=checkpoint_file)
+    processor = model.bpe.sp
+    model.bpe.decode = lambda pieces: processor.decode_pieces(pieces.split(" "))
     return model.eval()

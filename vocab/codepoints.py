@@ -1,47 +1,61 @@
-"""Which code points the scripts with their own SentencePiece model own.
+"""The characters of the scripts that get their own SentencePiece model.
 
 The catalog (pipeline.manifest.Catalog, passed in: this module does not read manifests)
-says which scripts get their own model (`tokenizer: own_model`) and which invisible
-characters each script keeps. From that:
-
-- protected: a code point inside such a script's ranges, an invisible character only such
-  scripts keep (Mongolian FVS/MVS/NNBSP), or the private-use stand-in of one (below);
-- allowed: protected, or kept by such a script although others keep it too (ZWJ/ZWNJ,
-  shared with Arabic).
+says which scripts get their own model (`tokenizer: own_model`), their Unicode ranges and
+the invisible characters each keeps (`keep_format`). A kept character outside the script's
+own ranges (ZWJ, ZWNJ and U+202F for Mongolian) is a *joiner*: other scripts use it too
+(U+202F is a narrow no-break space in French, ZWNJ a Persian letter joiner), so inside the
+script's text the tokenizer turns it into a private-use *stand-in* (U+F0000 + code point)
+and leaves it alone everywhere else. Stand-ins also keep fairseq, which splits token strings
+on any Python whitespace, from cutting a piece with U+202F apart.
 """
+import unicodedata
 from dataclasses import dataclass
 
 _STANDIN = 0xF0000  # private-use plane 15: U+202F -> U+F202F
 
 
+def standin(ch: str) -> str:
+    return chr(_STANDIN + ord(ch))
+
+
+def _in(ranges, cp: int) -> bool:
+    return any(lo <= cp <= hi for lo, hi in ranges)
+
+
 @dataclass(frozen=True)
-class CodePoints:
-    protected: tuple
-    allowed: tuple
+class ScriptChars:
+    code: str
+    ranges: tuple        # ((lo, hi), ...) the script's own code points
+    keep_format: tuple   # ((lo, hi), ...) invisible characters the script keeps
 
-    @classmethod
-    def of(cls, own_scripts: list, other_scripts: list) -> "CodePoints":
-        others = [r for s in other_scripts for r in s.keep_format]
-        kept = [r for s in own_scripts for r in s.keep_format]
-        protected = [r for s in own_scripts for r in s.ranges]
-        protected += [(lo, hi) for lo, hi in kept if not any(olo <= lo and hi <= ohi for olo, ohi in others)]
-        protected += [(cp + _STANDIN, cp + _STANDIN) for lo, hi in protected for cp in range(lo, hi + 1)
-                      if chr(cp).isspace()]
-        return cls(tuple(sorted(protected)), tuple(sorted(set(protected) | set(kept))))
+    def contains(self, ch: str) -> bool:
+        return _in(self.ranges, ord(ch))
 
-    def is_protected(self, cp: int) -> bool:
-        return any(lo <= cp <= hi for lo, hi in self.protected)
+    def letters(self) -> list:
+        """The script's assigned characters."""
+        return [chr(cp) for lo, hi in self.ranges for cp in range(lo, hi + 1)
+                if unicodedata.category(chr(cp)) != "Cn"]
 
-    def is_allowed(self, cp: int) -> bool:
-        return any(lo <= cp <= hi for lo, hi in self.allowed)
+    def joiners(self) -> tuple:
+        return tuple(chr(cp) for lo, hi in self.keep_format for cp in range(lo, hi + 1) if not _in(self.ranges, cp))
 
-    def standins(self) -> dict:
-        """Protected characters that Python calls whitespace (U+202F), each mapped to a
-        private-use stand-in (U+F0000 + code point). fairseq splits token strings on any
-        Python whitespace, so a piece holding U+202F would be cut apart in dict.txt,
-        fairseq-preprocess and the hub interface; the tokenizer's normaliser maps it."""
-        return {chr(cp): chr(_STANDIN + cp) for lo, hi in self.protected for cp in range(lo, hi + 1)
-                if chr(cp).isspace()}
+    def standin_table(self) -> dict:
+        """str.translate table: joiner -> its stand-in."""
+        return {ord(j): standin(j) for j in self.joiners()}
+
+    def restore_table(self) -> dict:
+        """stand-in -> joiner: the tokenizer's decoding rules."""
+        return {standin(j): j for j in self.joiners()}
+
+    def allowed(self, ch: str) -> bool:
+        """May a new piece of this script hold `ch`? Its letters and its stand-ins."""
+        return self.contains(ch) or ch in self.restore_table()
+
+
+def script_chars(catalog, code: str) -> ScriptChars:
+    script = catalog.scripts[code]
+    return ScriptChars(code, script.ranges, script.keep_format)
 
 
 def own_scripts(catalog, langs) -> dict:
@@ -52,9 +66,3 @@ def own_scripts(catalog, langs) -> dict:
         if catalog.scripts[script].own_tokenizer:
             scripts.setdefault(script, []).append(code)
     return scripts
-
-
-def code_points(catalog, scripts) -> CodePoints:
-    """The code points owned by the own-model scripts `scripts`, against every script without a model."""
-    return CodePoints.of([catalog.scripts[code] for code in sorted(scripts)],
-                         [s for _, s in sorted(catalog.scripts.items()) if not s.own_tokenizer])

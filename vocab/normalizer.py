@@ -1,22 +1,33 @@
-"""A base model's normaliser, minus the code points of the scripts we add.
+"""A tokenizer normaliser that cleans the new scripts as the cleaning stage does, and
+leaves every other text to the base model's normaliser.
 
 XLM-R's SentencePiece model normalises with `nmt_nfkc` before matching pieces: it turns
-U+202F (Mongolian NNBSP) into a space, U+0F0C into U+0F0B, decomposes Tibetan stacks.
-A merged model must keep that normaliser (base languages must tokenize as before), but
-text in the new scripts must reach the new pieces unchanged. The precompiled charsmap is
-a darts-clone double-array trie of UTF-8 keys plus a blob of replacement strings; we
-decode every (key, replacement) rule, drop the rules whose key contains a protected code
-point, and let SentencePiece compile the rest (`normalization_rule_tsv`) into a new
-charsmap. Decoding and recompiling all rules reproduces the original bytes exactly.
+U+202F into a space, reorders Tibetan vowel signs, keeps ZWJ. A merged model must keep that
+normaliser (base languages must tokenize as before), while raw text in the new scripts must
+reach the new pieces as the cleaned training text did. SentencePiece's normaliser is a
+longest-match rewrite over strings (a precompiled charsmap: a darts-clone double-array trie
+of UTF-8 keys plus a blob of replacements), so rules can depend on context: "a Mongolian
+letter followed by U+202F" can map to the letter and a stand-in while a lone U+202F stays
+the base's space. We decode every base rule, keep those that agree with the cleaning,
+drop those touching a new script's letters that do not, add the rules that make the
+rewrite of every letter, letter-beside-joiner, letter-beside-invisible and context string
+(tsheg runs) equal to the cleaning's, and let SentencePiece compile them
+(`normalization_rule_tsv`). Decoding and recompiling all base rules reproduces the
+original bytes exactly.
 """
 import struct
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2 as pb
 
+from vocab.codepoints import ScriptChars
+
+RULES_VERSION = 2   # bump when the rules generated for a script change
 _LEAF_BIT = 1 << 8
 _VALUE_MASK = (1 << 31) - 1
 _LABEL_MASK = np.uint32((1 << 31) | 0xFF)
@@ -77,6 +88,83 @@ def compile_rules(rules: dict) -> bytes:
         return proto.normalizer_spec.precompiled_charsmap
 
 
-def protect(rules: dict, protected) -> dict:
-    """The rules whose source touches no protected code point (`protected(cp) -> bool`)."""
-    return {k: v for k, v in rules.items() if not any(protected(ord(ch)) for ch in k)}
+def apply_rules(rules: dict, text: str, longest: int) -> str:
+    """SentencePiece's rewrite of `text` by `rules`: at each position the longest matching key
+    (at most `longest` characters) is replaced, else the character is kept."""
+    out, i = [], 0
+    while i < len(text):
+        for size in range(min(longest, len(text) - i), 0, -1):
+            replacement = rules.get(text[i:i + size])
+            if replacement is not None:
+                out.append(replacement)
+                i += size
+                break
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class ScriptRewrite:
+    """What cleaning does to the text of one script, in the form a tokenizer's normaliser needs.
+
+    `rewrite` is the cleaning normalisation of a string of this script (pipeline.text.normalize,
+    without space collapsing); `context_keys` are the strings it changes only as a whole (a
+    run of tshegs before a shad). In the script's context, a joiner (a character the script
+    keeps outside its ranges: ZWJ, ZWNJ, U+202F) becomes its private-use stand-in, so that the
+    base model's treatment of that character elsewhere stays as it was."""
+    chars: ScriptChars
+    rewrite: Callable[[str], str]
+    context_keys: tuple = ()
+    invisibles: tuple = ()   # characters the cleaning removes or spaces: beside a letter it decides
+
+    def target(self, key: str) -> str:
+        return self.rewrite(key).translate(self.chars.standin_table())
+
+    def keys(self) -> list:
+        """Every string whose rewriting the normaliser must reproduce: each letter of the
+        script, each letter beside a joiner (or two) or an invisible character, the context
+        keys. (Three joiners in a row keep the base's treatment of the third.)"""
+        letters, joiners = self.chars.letters(), self.chars.joiners()
+        # A letter beside one or two joiners, or beside an invisible character.
+        neighbours = [*joiners, *(a + b for a in joiners for b in joiners),
+                      *(x for x in self.invisibles if x not in joiners)]
+        pairs = [pair for c in letters for x in neighbours for pair in (c + x, x + c)]
+        return letters + pairs + list(self.context_keys)
+
+
+def script_rules(script: ScriptRewrite, rules: dict = None) -> dict:
+    """`rules` (default: none) plus what makes SentencePiece's longest-match rewrite turn every
+    key of `script` into its target. Keys go by length, so a longer key never undoes a
+    shorter one; a key is added only where the rules so far give another result.
+    SentencePiece refuses a rule that maps a string to itself: a key that would need one is an
+    error (the script's keys must be chosen so that none does)."""
+    rules = dict(rules or {})
+    longest = max(map(len, rules), default=1)
+    for key in sorted(set(script.keys()), key=lambda k: (len(k), k)):
+        target = script.target(key)
+        if apply_rules(rules, key, max(longest, len(key))) != target:
+            if target == key:
+                raise ValueError(f"script {script.chars.code}: {key!r} would need a rule mapping it to itself")
+            rules[key] = target
+            longest = max(longest, len(key))
+    return rules
+
+
+def merged_rules(base_rules: dict, scripts: list) -> tuple:
+    """The base normaliser's rules with the cleaning of every script in `scripts` compiled in.
+    A base rule whose key holds a letter of such a script is kept where it agrees with the
+    cleaning, dropped where it does not; no other base rule changes, so text without those
+    letters is normalised exactly as the base does it. Returns (rules, stats)."""
+    rules, stats = dict(base_rules), {}
+    for script in scripts:
+        own = [key for key in rules if any(script.chars.contains(ch) for ch in key)]
+        disagree = [key for key in own if script.target(key) != rules[key]]
+        for key in disagree:
+            del rules[key]
+        before = len(rules)
+        rules = script_rules(script, rules)
+        stats[script.chars.code] = {"base_rules_kept": len(own) - len(disagree), "base_rules_dropped": len(disagree),
+                                    "rules_added": len(rules) - before}
+    return rules, stats

@@ -1,10 +1,10 @@
 """SentencePiece unigram models for the scripts that get their own pieces (Tibetan and
 traditional Mongolian in CINO, 16K pieces each).
 
-The text is already normalised per script by the cleaning stage, so the model uses the
-`identity` rule (SentencePiece's default `nmt_nfkc` would destroy U+202F and reorder
-Tibetan), except for whitespace the script needs (U+202F), which becomes its
-private-use stand-in as in the merged model. Training is deterministic: fixed seed, sentences sampled by SentencePiece's
+The text is already normalised per script by the cleaning stage, so the model's normaliser
+is the script's part of the merged tokenizer's (vocab/normalizer.py: `script_rules`), not
+SentencePiece's default `nmt_nfkc` (which would destroy U+202F and reorder Tibetan): on
+cleaned text it only turns the script's joiners into their stand-ins, as the merged model will. Training is deterministic: fixed seed, sentences sampled by SentencePiece's
 seeded reservoir when the corpus exceeds `input_sentence_size`, fixed thread count (the
 model depends on the number of threads, not on their timing).
 When the corpus cannot support the requested size, the size is capped to what
@@ -12,6 +12,7 @@ SentencePiece reports as possible, logged and recorded.
 """
 import logging
 import re
+import tempfile
 from dataclasses import dataclass
 
 from pathlib import Path
@@ -45,13 +46,25 @@ def _lines(files):
                     yield line
 
 
-def train_script_model(files, model_file, vocab_size: int, settings: ScriptModelSettings, standins: dict) -> dict:
-    """Train on the lines of `files`; returns requested and actual sizes. `standins` maps
-    characters the model must see replaced (see vocab.codepoints.CodePoints.standins)."""
+def train_script_model(files, model_file, vocab_size: int, settings: ScriptModelSettings, rules: dict) -> dict:
+    """Train on the lines of `files`; returns requested and actual sizes. `rules`: the
+    normaliser ({source: replacement}; empty: identity)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rules_file = write_rules(rules, Path(tmp) / "rules.tsv") if rules else None
+        normalization = {"normalization_rule_tsv": str(rules_file)} if rules else {"normalization_rule_name": "identity"}
+        size = _train(files, model_file, vocab_size, settings, normalization)
+    if rules:  # SentencePiece records the rule file's path; the compiled rules are in the model
+        proto = pb.ModelProto()
+        proto.ParseFromString(Path(model_file).read_bytes())
+        proto.normalizer_spec.ClearField("normalization_rule_tsv")
+        Path(model_file).write_bytes(proto.SerializeToString())
+    return {"vocab_size_requested": vocab_size, "vocab_size": size, "capped": size != vocab_size}
+
+
+def _train(files, model_file, vocab_size: int, settings: ScriptModelSettings, normalization: dict) -> int:
+    """SentencePiece training, capped to the size the corpus supports; returns the size used."""
     spm.set_random_generator_seed(settings.seed)
     size = vocab_size
-    rules = write_rules(standins, Path(model_file).with_suffix(".rules.tsv")) if standins else None
-    normalization = {"normalization_rule_tsv": str(rules)} if rules else {"normalization_rule_name": "identity"}
     while True:
         try:
             with open(model_file, "wb") as writer:
@@ -68,9 +81,4 @@ def train_script_model(files, model_file, vocab_size: int, settings: ScriptModel
                 raise
             size = int(match.group(2))
             log.warning("corpus too small for %d pieces: capping the script model at %d", vocab_size, size)
-    if rules:  # SentencePiece records the rule file's path; the compiled rules are in the model
-        proto = pb.ModelProto()
-        proto.ParseFromString(Path(model_file).read_bytes())
-        proto.normalizer_spec.ClearField("normalization_rule_tsv")
-        Path(model_file).write_bytes(proto.SerializeToString())
-    return {"vocab_size_requested": vocab_size, "vocab_size": size, "capped": size != vocab_size}
+    return size

@@ -8,9 +8,12 @@ from eval import report
 from pipeline import config
 from pipeline.manifest import parse_lang_list
 from pipeline.tasks.base import LanguageListTask
-from pipeline.tasks.corpus import Dedup, Split
+from pipeline.tasks.corpus import Dedup, Ingest, Split, eval_files, eval_texts, shard_files
 from pipeline.tasks.vocab import MergeVocabulary, PruneVocabulary, base_model
-from pipeline.text.split import split_path
+from pipeline.text.lines import read_shards
+from pipeline.text.normalize import Normalizer
+from pipeline.text.split import refs_path, split_path
+from vocab.codepoints import own_scripts
 from vocab.fairseq_ids import SPM_FILE
 
 log = logging.getLogger("luigi-interface")
@@ -35,30 +38,49 @@ class CorpusReport(LanguageListTask):
 
 
 class TokenizerReport(LanguageListTask):
-    """<unk> rate, tokens per character and unit, split units, identity with the base: base,
-    merged and pruned tokenizers on the held-out split (valid + test) of every language."""
+    """<unk> rate, tokens per character and unit, split units, identity with the base and with
+    the cleaned text: base, merged and pruned tokenizers on held-out, raw and evaluation text.
+    Languages: the chosen ones, `[vocab] report_langs`, and every manifest language written in
+    a script this vocabulary extends (its base languages: what an extension may cost them)."""
     stage = "tokenizer_report"
+    version = 2   # 2: raw test lines and evaluation sentences beside the cleaned held-out split
 
     def report_langs(self) -> tuple:
+        catalog = config.catalog()
         extra = config.settings(config.BaseModelSettings).report_langs
-        listed = parse_lang_list(extra, config.catalog(), "[vocab] report_langs") if extra else ()
-        return tuple(sorted(set(self.langs) | set(listed)))
+        listed = parse_lang_list(extra, catalog, "[vocab] report_langs") if extra else ()
+        extended = own_scripts(catalog, self.langs)
+        same_script = [code for code, lang in catalog.languages.items() if lang.script in extended]
+        return tuple(sorted({*self.langs, *listed, *same_script}))
 
     def requires(self):
         return {"base": base_model(), "merge": MergeVocabulary(langs=self.langs), "prune": PruneVocabulary(langs=self.langs),
-                "splits": {code: Split(lang=code) for code in self.report_langs()}}
+                "splits": {code: Split(lang=code) for code in self.report_langs()},
+                "ingests": {code: Ingest(lang=code) for code in self.report_langs()}}
+
+    def settings(self):
+        return {"eval_sets": {code: eval_files(code) for code in self.report_langs()}}
 
     def produce(self, tmp):
-        from eval.tokenizer_report import tokenizer_report
+        from eval.tokenizer_report import read_lines, tokenizer_report
 
-        needs = self.input()
+        needs, catalog = self.input(), config.catalog()
         models = {"base": needs["base"].spm, "merged": needs["merge"].path / SPM_FILE,
                   "pruned": needs["prune"].path / SPM_FILE}
-        files = {code: [split_path(out.path, "valid"), split_path(out.path, "test")] for code, out in needs["splits"].items()}
-        with Progress(len(files) * len(models), "tokenizer report", self.report, unit="measure") as progress:
-            table = tokenizer_report(models, files, progress)
+        texts, clean = {}, {}
+        for code, split in needs["splits"].items():
+            texts[(code, "held-out")] = read_lines([split_path(split.path, "valid"), split_path(split.path, "test")])
+            test_refs = set(refs_path(split.path, "test").read_text(encoding="utf-8").split("\n"))
+            texts[(code, "raw test")] = [text for ref, text in read_shards(shard_files(needs["ingests"][code]))
+                                         if ref in test_refs]
+            if catalog.languages[code].eval_sets:
+                texts[(code, "eval")] = list(eval_texts(code))
+            script = catalog.scripts[catalog.languages[code].script]
+            clean[code] = Normalizer(script.normalization, script.keep_format)
+        with Progress(len(texts) * len(models), "tokenizer report", self.report, unit="measure") as progress:
+            table = tokenizer_report(models, texts, clean, progress)
         table.to_csv(tmp / "tokenizers.csv", float_format="%.6f")
         with open_text(tmp / "tokenizers.md", "w") as handle:
             handle.write(report.tokenizer_markdown(table))
-        log.info("Tokenizers on the held-out split:\n%s", table.to_string(float_format="{:.4f}".format))
+        log.info("Tokenizers:\n%s", table.to_string(float_format="{:.4f}".format))
         return {"languages": list(self.report_langs()), "rows": report.tokenizer_rows(table)}

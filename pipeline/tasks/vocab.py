@@ -11,23 +11,32 @@ from common.errors import InputError
 from common.fingerprint import fingerprint
 from common.progress import Progress
 from pipeline import config
-from pipeline.manifest import parse_lang_list
+from pipeline.manifest import SCRIPTS_FILE, parse_lang_list
 from pipeline.params import LangListParameter
 from pipeline.tasks.base import LanguageListTask, StageTask, XlmrDir
 from pipeline.tasks.corpus import Split
+from pipeline.text.normalize import script_rewrite
 from pipeline.text.split import split_path
 from training.standin import StandInSettings, build_standin
 from vocab import fairseq_ids
-from vocab.codepoints import code_points, own_scripts
+from vocab.codepoints import own_scripts
 from vocab.embeddings import STRATEGIES, EmbeddingSettings
 from vocab.fairseq_ids import DICT_FILE, IDMAP_FILE, MODEL_FILE, SPM_FILE
-from vocab.merge import merge
+from vocab.merge import check_pieces_added, merge_vocabulary
+from vocab.normalizer import RULES_VERSION, script_rules
 from vocab.pieces import load_proto
 from vocab.prune import PruneSettings, count_pieces, prune, verify
 from vocab.script_model import MODEL_FILE as SCRIPT_MODEL_FILE
 from vocab.script_model import ScriptModelSettings, train_script_model
 
 log = logging.getLogger("luigi-interface")
+
+
+def script_definition(code: str) -> dict:
+    """What the tokenizer rules of script `code` are made from (for fingerprints)."""
+    script = config.catalog().scripts[code]
+    return {"ranges": script.ranges, "keep_format": script.keep_format, "normalization": script.normalization,
+            "add_base_encodable_pieces": script.add_base_encodable_pieces, "rules_version": RULES_VERSION}
 
 
 class UserXlmrDir(XlmrDir):
@@ -112,7 +121,7 @@ class TrainScriptTokenizer(StageTask):
 
     def settings(self):
         return {"model": asdict(config.settings(ScriptModelSettings)), "vocab_size": self._script().vocab_size,
-                "standins": code_points(config.catalog(), [self.script]).standins()}
+                "script": script_definition(self.script)}
 
     def _script(self):
         return config.catalog().scripts[self.script]
@@ -122,7 +131,7 @@ class TrainScriptTokenizer(StageTask):
         self.report(0, f"training a {size}-piece SentencePiece model for {self.script}")
         stats = train_script_model([split_path(s.path, "train") for s in self.input()], tmp / SCRIPT_MODEL_FILE, size,
                                    config.settings(ScriptModelSettings),
-                                   code_points(config.catalog(), [self.script]).standins())
+                                   script_rules(script_rewrite(config.catalog(), self.script)))
         return {"script": self.script, "languages": list(self.langs), **stats}
 
 
@@ -135,12 +144,18 @@ class MergeVocabulary(LanguageListTask):
                 "scripts": {script: TrainScriptTokenizer(script=script, langs=langs)
                             for script, langs in sorted(own_scripts(config.catalog(), self.langs).items())}}
 
+    def settings(self):
+        return {"scripts": {code: script_definition(code) for code in own_scripts(config.catalog(), self.langs)}}
+
     def produce(self, tmp):
-        base_file = self.input()["base"].spm
+        base_file, catalog = self.input()["base"].spm, config.catalog()
         base = load_proto(base_file)
         fairseq_ids.check_layout(base, base_file)
-        scripts = {code: load_proto(out.path / SCRIPT_MODEL_FILE) for code, out in self.input()["scripts"].items()}
-        merged, stats = merge(base, scripts, code_points(config.catalog(), scripts))
+        models = {code: load_proto(out.path / SCRIPT_MODEL_FILE) for code, out in self.input()["scripts"].items()}
+        self.report(10, "compiling the normaliser and merging the pieces")
+        merged, stats = merge_vocabulary(base_file, models, {code: script_rewrite(catalog, code) for code in models},
+                                         {code for code in models if catalog.scripts[code].add_base_encodable_pieces})
+        check_pieces_added(stats, config.manifests_dir() / SCRIPTS_FILE)
         (tmp / SPM_FILE).write_bytes(merged.SerializeToString())
         sizes = {"base": fairseq_ids.symbol_count(base), "merged": fairseq_ids.symbol_count(merged)}
         log.info("Merged vocabulary: %s fairseq symbols (base %s)", sizes["merged"], sizes["base"])

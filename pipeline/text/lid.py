@@ -23,6 +23,7 @@ from common.jsonio import open_text
 from common.units import units
 from pipeline.text.lines import KEPT_FILE, REJECTED_FILE, Ledger, Reject, RejectionLog, read_shard, read_shards, write_pair
 from pipeline.text.markup import STRIPPERS
+from pipeline.text.normalize import VIEW
 
 MODEL_FILE = "model.bin"   # the classifier in TrainLangID's output
 OTHER = "other"
@@ -31,11 +32,13 @@ _DIGITS = re.compile(r"\d")
 
 
 def lid_units(text: str) -> list:
-    """What the classifier sees, as units: markup gone, lower case, digits as 0. Han
-    characters and Tibetan syllables are units, so word n-grams mean something."""
+    """What the classifier sees, as units: markup gone, the character-for-character
+    normalisation of every script (pipeline.text.normalize.VIEW: presentation forms, precomposed
+    Tibetan, full-width letters, invisible characters), lower case, digits as 0. Han characters
+    and Tibetan syllables are units, so word n-grams mean something."""
     for strip in STRIPPERS.values():
         text = strip(text)
-    return units(_DIGITS.sub("0", text.lower()))
+    return units(_DIGITS.sub("0", VIEW(text).lower()))
 
 
 def lid_view(text: str) -> str:
@@ -180,6 +183,20 @@ def evaluate(identifier: LanguageIdentifier, heldout: list, thresholds: dict) ->
         "per_label": per_label,
         "confusion": {t: dict(sorted(row.items())) for t, row in sorted(confusion.items())},
     }
+
+
+def evaluate_texts(identifier: "LanguageIdentifier", texts: dict, thresholds: dict) -> dict:
+    """Accuracy on labelled text the classifier was not trained from: {lang: [text, ...]} ->
+    {lang: lines, accuracy, accepted_at_threshold, predicted (label counts)}."""
+    results = {}
+    for lang, lines in sorted(texts.items()):
+        predictions = identifier.predict(lines)
+        correct = [label == lang for label, _ in predictions]
+        accepted = [ok and prob >= thresholds.get(lang, 0.0) for ok, (_, prob) in zip(correct, predictions)]
+        results[lang] = {"lines": len(lines), "accuracy": sum(correct) / len(lines),
+                         "accepted_at_threshold": sum(accepted) / len(lines),
+                         "predicted": dict(Counter(label for label, _ in predictions).most_common())}
+    return results
 
 
 def identify_shard(in_path, out_dir, lang, table, identifier, progress=None, batch: int = 2048) -> dict:

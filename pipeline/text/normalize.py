@@ -1,14 +1,23 @@
-"""Per-script text normalisation.
+"""Per-script text normalisation: the one definition behind cleaning, the tokenizer's
+normaliser for the scripts with their own pieces, and language ID's view of a line.
 
 There is deliberately no global NFKC: it turns U+202F (Mongolian narrow no-break space)
 into a space and splits Kazakh U+0675-0678, and NFC reorders Tibetan vowel signs.
 Each script lists, in corpora_manifests/scripts.yaml, the steps it needs from STEPS, and
 the invisible characters it must keep (Mongolian FVS/MVS/NNBSP, ZWJ/ZWNJ in Arabic).
 Everything else invisible is removed (format controls) or becomes a plain space.
+
+The merged tokenizer compiles `Normalizer.rewrite` of the new scripts into SentencePiece
+rules (vocab/normalizer.py): every character, and `CONTEXT_KEYS` for the steps whose
+result depends on neighbouring characters, so raw text and cleaned text tokenize alike.
 """
+import itertools
 import re
 import sys
 import unicodedata
+
+from vocab.codepoints import script_chars
+from vocab.normalizer import ScriptRewrite
 
 
 def _in_ranges(cp: int, ranges) -> bool:
@@ -43,8 +52,10 @@ _TIBETAN_DECOMPOSE = _table([(0x0F00, 0x0FFF)], _full_decomposition)
 _ARABIC_FORMS = _table([(0xFB50, 0xFDFF), (0xFE70, 0xFEFE)], _presentation_form)
 _FULLWIDTH_ALNUM = {cp: cp - 0xFEE0 for lo, hi in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
                     for cp in range(lo, hi + 1)}
+_TSHEG, _NB_TSHEG, _NGA = "\u0F0B", "\u0F0C", "\u0F44"
+_SHADS = "\u0F0D\u0F0E\u0F0F\u0F10\u0F11\u0F14"
 _TSHEG_RUN = re.compile("\u0F0B{2,}")
-_TSHEG_BEFORE_SHAD = re.compile("(?<!\u0F44)\u0F0B(?= *[\u0F0D-\u0F11\u0F14])")
+_TSHEG_BEFORE_SHAD = re.compile(f"(?<!{_NGA})\u0F0B(?= *[{_SHADS}])")
 
 STEPS = {
     # Canonical composition: safe for Latin, Hangul (jamo -> syllables), Han, Arabic.
@@ -63,9 +74,34 @@ STEPS = {
     "fullwidth_alnum": lambda text: text.translate(_FULLWIDTH_ALNUM),
 }
 
+# Steps that map character by character (their results also make language ID's view).
+CHARACTER_STEPS = ("arabic_presentation_forms", "remove_tatweel", "tibetan_decompose", "fullwidth_alnum")
+
+
+def _tsheg_keys():
+    """What tibetan_tsheg rewrites as a whole: tsheg runs (either tsheg character, up to 4),
+    and such a run followed by up to two spaces and a shad, after a space or any Tibetan
+    character but nga and the marks themselves. (After nga the tsheg stays: no rule is the
+    rule. A tsheg before a shad after anything else, a digit say, is left as it is: SentencePiece
+    refuses a rule that maps a string to itself, which the exception would need.)"""
+    runs = ["".join(run) for n in range(1, 5) for run in itertools.product((_TSHEG, _NB_TSHEG), repeat=n)]
+    yield from (run for run in runs if len(run) > 1)
+    marks = {_TSHEG, _NB_TSHEG, _NGA, *_SHADS}
+    before = [" "] + [chr(cp) for cp in range(0x0F00, 0x1000)
+                      if unicodedata.category(chr(cp)) != "Cn" and chr(cp) not in marks]
+    for ch, run, spaces, shad in itertools.product(before, runs, ("", " ", "  "), _SHADS):
+        yield ch + run + spaces + shad
+
+
+# Strings that context-dependent steps rewrite as a whole (tokenizer rules; see the module doc).
+CONTEXT_KEYS = {"tibetan_tsheg": tuple(_tsheg_keys())}
+
 _SPACE_RUN = re.compile(" {2,}")
 _INVISIBLE = [cp for cp in range(sys.maxunicode + 1)
               if unicodedata.category(chr(cp)) in ("Cc", "Cf", "Zs", "Zl", "Zp") and cp not in (0x20, 0x0A)]
+# Invisible characters whose treatment beside a letter the tokenizer must reproduce (NUL
+# cannot be a normaliser key; Ingest refuses it anyway).
+INVISIBLE = tuple(chr(cp) for cp in _INVISIBLE if cp)
 
 
 class Normalizer:
@@ -75,6 +111,7 @@ class Normalizer:
         unknown = [s for s in steps if s not in STEPS]
         if unknown:
             raise ValueError(f"unknown normalisation step(s): {unknown}")
+        self.step_names = tuple(steps)
         self.steps = [STEPS[s] for s in steps]
         self.table = {}
         for cp in _INVISIBLE:
@@ -86,8 +123,28 @@ class Normalizer:
             spacing = category in ("Zs", "Zl", "Zp") or cp in (0x09, 0x0B, 0x0C, 0x0D, 0x85)
             self.table[cp] = " " if spacing else None
 
-    def __call__(self, text: str) -> str:
+    def rewrite(self, text: str) -> str:
+        """Invisible characters and the script's steps, spaces left as they are."""
         text = text.translate(self.table)
         for step in self.steps:
             text = step(text)
-        return _SPACE_RUN.sub(" ", text).strip()
+        return text
+
+    def __call__(self, text: str) -> str:
+        return _SPACE_RUN.sub(" ", self.rewrite(text)).strip()
+
+    def context_keys(self) -> tuple:
+        return tuple(key for name in self.step_names for key in CONTEXT_KEYS.get(name, ()))
+
+
+# Language ID's view of any line: every character-for-character step and no invisible
+# character, whatever the script, so presentation forms, precomposed Tibetan letters and
+# full-width letters do not decide the label.
+VIEW = Normalizer(CHARACTER_STEPS)
+
+
+def script_rewrite(catalog, code: str) -> ScriptRewrite:
+    """The cleaning of script `code` in the form the tokenizer's normaliser is compiled from."""
+    script = catalog.scripts[code]
+    normalizer = Normalizer(script.normalization, script.keep_format)
+    return ScriptRewrite(script_chars(catalog, code), normalizer.rewrite, normalizer.context_keys(), INVISIBLE)

@@ -18,6 +18,11 @@ def split_path(directory, name: str):
     return directory / f"{name}.txt"
 
 
+def refs_path(directory, name: str):
+    """The refs (`source:line`) of split `name`, line for line: where each line came from."""
+    return directory / f"{name}.refs"
+
+
 @dataclass(frozen=True)
 class SplitSettings:
     valid_percent: float = 2.0
@@ -36,15 +41,18 @@ def assign(text: str, settings: SplitSettings) -> str:
 
 
 def split_language(shard_paths, out_dir, settings: SplitSettings, progress=None) -> dict:
-    """Stream the deduplicated shards into train.txt / valid.txt / test.txt (plain lines).
-    Every line is kept (in exactly one split); stats add the lines and characters per split."""
+    """Stream the deduplicated shards into train.txt / valid.txt / test.txt (plain lines) and
+    their refs into train.refs / ... Every line is kept (in exactly one split); stats add the
+    lines and characters per split."""
     ledger = Ledger()
     splits = {s: {"lines": 0, "chars": 0} for s in SPLITS}
     with ExitStack() as stack:
         handles = {s: stack.enter_context(open_text(split_path(out_dir, s), "w")) for s in SPLITS}
-        for _, text in read_shards(shard_paths):
+        refs = {s: stack.enter_context(open_text(refs_path(out_dir, s), "w")) for s in SPLITS}
+        for ref, text in read_shards(shard_paths):
             split = assign(text, settings)
             handles[split].write(text + "\n")
+            refs[split].write(ref + "\n")
             splits[split]["lines"] += 1
             splits[split]["chars"] += len(text)
             ledger.keep(text)

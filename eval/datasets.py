@@ -1,0 +1,55 @@
+"""Labelled evaluation sets: `text<TAB>label` files (SIB-200, WCM, TNCC style), one item a line.
+
+Evaluation sets are data like corpora: declared in a language's manifest under `eval:` with
+their sha256, read strictly. Every problem is one InputError naming the file (and line).
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.errors import InputError
+from common.fingerprint import sha256_file
+
+
+@dataclass(frozen=True)
+class Labelled:
+    path: Path
+    texts: tuple
+    labels: tuple
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def read_labelled(path, sha256: str = None) -> Labelled:
+    """The items of a `text<TAB>label` file; `sha256`, when given, must match."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "evaluation file not found", "check the path in the manifest's eval: section and "
+                                                            "[cino] eval_root (or CINO_EVAL_ROOT)")
+    if sha256 and sha256_file(path) != sha256:
+        raise InputError(path, f"sha256 mismatch: expected {sha256}, actual {sha256_file(path)}",
+                         "restore the file, or update its sha256 in the manifest if the change is intended")
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not UTF-8 (byte {exc.start + 1})", "save the file as UTF-8")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if not lines:
+        raise InputError(path, "empty evaluation file", "give one `text<TAB>label` item per line")
+    texts, labels = [], []
+    for number, line in enumerate(lines, 1):
+        columns = line.split("\t")
+        if len(columns) != 2 or not columns[0].strip() or not columns[1].strip():
+            raise InputError(f"{path}:{number}", f"expected `text<TAB>label`, got {len(columns)} column(s)"
+                             + ("" if len(columns) != 2 else " with an empty field"),
+                             "write one item per line: the text, one tab, the label")
+        texts.append(columns[0])
+        labels.append(columns[1].strip())
+    return Labelled(path, tuple(texts), tuple(labels))
+
+
+def resolve(eval_file, eval_root) -> Path:
+    """The file of a manifest's EvalFile: absolute, or relative to eval_root."""
+    path = Path(eval_file.path)
+    return path if path.is_absolute() else Path(eval_root) / path

@@ -80,6 +80,19 @@ def sampling_text(plan: dict) -> str:
     return "\n".join(lines)
 
 
+def langid_markdown(stats: dict, langs) -> str:
+    """Language ID accuracy per language: on held-out seed lines (labelled by their own source)
+    and on the evaluation sets' sentences, which no corpus contains."""
+    lines = ["## Language ID\n", "| language | held-out seed lines | accuracy | evaluation sentences | accuracy |",
+             "|---|---:|---:|---:|---:|"]
+    accuracy = lambda row: f"{row['accuracy']:.4f}" if row else "–"  # noqa: E731
+    for lang in langs:
+        seeds, sentences = stats["per_label"].get(lang), stats["eval_sets"].get(lang)
+        lines.append(f"| {lang} | {seeds['lines'] if seeds else 0} | {accuracy(seeds)} | "
+                     f"{sentences['lines'] if sentences else 0} | {accuracy(sentences)} |")
+    return "\n".join(lines) + "\n"
+
+
 def vocabulary_markdown(sizes: dict) -> str:
     return "## Vocabulary (fairseq symbols)\n\nbase {base} · merged {merged} · pruned {pruned}\n".format(**sizes)
 

@@ -102,14 +102,16 @@ def base_encodes(base_spm_file):
 
 
 def check_pieces_added(stats: dict, where: str, max_base_encodable: float = 0.5) -> None:
-    """Stop when the base already encodes most of a script: its pieces would be refused (or,
-    opted in, change how the base tokenizes every language written in it)."""
+    """Stop when the base already encodes most of a script: of the script model's own pieces
+    (those of its letters, not already in the base) more than `max_base_encodable` were refused;
+    opted in, they would change how the base tokenizes every language written in it."""
     for code, counts in stats["scripts"].items():
-        share = counts["base_encodable"] / max(counts["pieces"], 1)
-        if share > max_base_encodable:
+        candidates = counts["base_encodable"] + counts["added"]
+        share = counts["base_encodable"] / max(candidates, 1)
+        if not counts["opt_in"] and share > max_base_encodable:
             raise InputError(f"{where}: script '{code}'",
                              f"the base model already encodes every character of {counts['base_encodable']} of the "
-                             f"{counts['pieces']} pieces of its SentencePiece model ({share:.0%}); they are not added, "
+                             f"{candidates} new pieces of its SentencePiece model ({share:.0%}); they are not added, "
                              "since they would change how the base tokenizes the languages it knows in this script",
                              "set 'tokenizer: {own_model: false}' for the script, or opt in with "
                              "'tokenizer: {own_model: true, add_base_encodable_pieces: true}' and check the tokenizer "

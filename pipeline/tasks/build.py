@@ -4,6 +4,7 @@ from eval import report
 from pipeline import config
 from pipeline.params import LangListParameter
 from pipeline.tasks.base import StageTask, list_scope
+from pipeline.tasks.corpus import TrainLangID
 from pipeline.tasks.report import CorpusReport, TokenizerReport
 from pipeline.tasks.training import ContinuePretraining, SamplingPlan
 from pipeline.tasks.vocab import PruneVocabulary
@@ -19,7 +20,7 @@ class BuildCINO(StageTask):
         return list_scope(self.lang)
 
     def requires(self):
-        return {"corpus": CorpusReport(langs=self.lang), "tokenizers": TokenizerReport(langs=self.lang),
+        return {"corpus": CorpusReport(langs=self.lang), "langid": TrainLangID(), "tokenizers": TokenizerReport(langs=self.lang),
                 "vocab": PruneVocabulary(langs=self.lang), "plan": SamplingPlan(langs=self.lang),
                 "model": ContinuePretraining(langs=self.lang)}
 
@@ -32,7 +33,7 @@ class BuildCINO(StageTask):
         training = report.training_markdown(needs["model"].stats(), needs["plan"].stats())
         print(report.vocabulary_markdown(sizes) + "\n" + training, flush=True)
         sections = [(needs["corpus"].path / "corpus.md").read_text(encoding="utf-8"),
-                    report.vocabulary_markdown(sizes),
+                    report.langid_markdown(needs["langid"].stats(), self.lang), report.vocabulary_markdown(sizes),
                     (needs["tokenizers"].path / "tokenizers.md").read_text(encoding="utf-8"), training]
         with open_text(tmp / "report.md", "w") as handle:
             handle.write(report.build_markdown(self.lang, sections))

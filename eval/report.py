@@ -47,6 +47,14 @@ def corpus_markdown(table: pd.DataFrame, rejected: pd.DataFrame) -> str:
             + "\n\n## Rejected lines by stage and reason\n\n" + rejected.to_markdown() + "\n")
 
 
+def corpus_summary_markdown(table: pd.DataFrame) -> str:
+    """Per language: lines read, lines and characters kept after deduplication, split sizes."""
+    summary = pd.DataFrame({"lines read": table[("ingest", "lines_in")], "lines kept": table[("dedup", "lines_kept")],
+                            "characters kept": table[("dedup", "chars_kept")],
+                            **{f"{split} lines": table[("split", f"{split}_lines")] for split in ("train", "valid", "test")}})
+    return "## Corpus\n\n" + summary.to_markdown() + "\n"
+
+
 def corpus_text(table: pd.DataFrame) -> str:
     """The corpus table for the console."""
     with pd.option_context("display.width", 250, "display.max_columns", 50):
@@ -113,3 +121,35 @@ def training_markdown(train_stats: dict, plan: dict) -> str:
 def build_markdown(langs, sections: list) -> str:
     """report.md of a build: a title, then the given sections (markdown strings) in order."""
     return f"# CINO build: {', '.join(langs)}\n\n" + "\n".join(sections)
+
+
+def profile_markdown(name: str, profile: dict) -> str:
+    rows = "\n".join(f"| {key} | {value} |" for key, value in profile.items())
+    return f"## Training profile `{name}`\n\n| setting | value |\n|---|---|\n{rows}\n"
+
+
+def parity_markdown(parity: dict) -> str:
+    lines = ["## Parity with fairseq\n", "Token ids of the Hugging Face tokenizer against fairseq's `encode` (`fill_mask`'s "
+             "encoding for lines with `<mask>`) on every line, and the largest absolute difference of the masked-LM "
+             "logits (float32) on the first lines of each text.\n",
+             "| text | lines | ids identical | share | logit lines | max abs logit difference |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for name, row in parity.items():
+        lines.append(f"| {name} | {row['lines']} | {row['ids_identical']} | {row['ids_identical_share']:.4f} | "
+                     f"{row['logit_lines']} | {row['max_abs_logit_difference']:.2e} |")
+    return "\n".join(lines) + "\n"
+
+
+def model_card(title: str, langs, about: str, sections: list) -> str:
+    """README.md of an exported Hugging Face model: metadata, how to load it, then `sections`."""
+    front = "\n".join(["---", f"language: [{', '.join(langs)}]", "library_name: transformers",
+                       "pipeline_tag: fill-mask", "tags: [xlm-roberta, cino, continued-pretraining]", "---"])
+    use = ("## Use\n\n```python\nfrom transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline\n\n"
+           "tokenizer = AutoTokenizer.from_pretrained(PATH, local_files_only=True)\n"
+           "model = AutoModelForMaskedLM.from_pretrained(PATH, local_files_only=True)\n"
+           "fill = pipeline(\"fill-mask\", model=model, tokenizer=tokenizer)\n"
+           "print(fill(\"ཕྱིས་སུ་མི་རྣམས་ཀྱིས་རང་བྱུང་ཁམས་ལ་ <mask> བྱེད་པ\"))\n```\n\n"
+           "The tokenizer takes raw text: its normaliser includes the per-script cleaning the pipeline applied to "
+           "the training text, and decoding turns the private-use stand-ins of the extended vocabulary "
+           "(U+F202F, U+F200D, U+F200C) back into U+202F, ZWJ and ZWNJ.\n")
+    return f"{front}\n\n# {title}\n\n{about}\n\n{use}\n" + "\n".join(sections)

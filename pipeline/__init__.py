@@ -5,11 +5,13 @@ Importing the package registers every Luigi task. The corpus logic lives in
 """
 from pipeline.tasks.build import BuildCINO
 from pipeline.tasks.corpus import Clean, Dedup, IdentifyLanguage, Ingest, Split, TrainLangID
+from pipeline.tasks.export import ExportHF
 from pipeline.tasks.report import CorpusReport, TokenizerReport
 from pipeline.tasks.training import BinarizeLanguage, ContinuePretraining, SamplingPlan
 from pipeline.tasks.vocab import (ExternalBase, InitCheckpoint, MergeVocabulary, PruneVocabulary, StandInBase,
                                   TrainScriptTokenizer)
 
-__all__ = ["BinarizeLanguage", "BuildCINO", "Clean", "ContinuePretraining", "CorpusReport", "Dedup", "ExternalBase",
+__all__ = ["BinarizeLanguage", "BuildCINO", "Clean", "ContinuePretraining", "CorpusReport", "Dedup", "ExportHF",
+           "ExternalBase",
            "IdentifyLanguage", "Ingest", "InitCheckpoint", "MergeVocabulary", "PruneVocabulary", "SamplingPlan", "Split",
            "StandInBase", "TokenizerReport", "TrainLangID", "TrainScriptTokenizer"]

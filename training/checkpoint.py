@@ -6,10 +6,13 @@ tied to them, and the output bias. Everything else is copied untouched.
 """
 import argparse
 import os
+import pickle
 import sys
 from contextlib import contextmanager
 
 import torch
+
+from common.errors import InputError
 
 EMBED = "encoder.sentence_encoder.embed_tokens.weight"
 LM_WEIGHT = "encoder.lm_head.weight"
@@ -22,6 +25,56 @@ def load(path) -> dict:
     so reading the configuration or the update count of an xlmr.large checkpoint costs no
     copy of its weights."""
     return torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+
+
+def load_base(path) -> dict:
+    """A base model's checkpoint in the format fairseq 0.12 writes (`cfg`, `encoder.*` keys).
+
+    Accepted: what fairseq >= 0.10 writes (our own runs, the stand-in base), and fairseq's 2019
+    RoBERTa/XLM-R releases (`xlmr.base.tar.gz`, `xlmr.large.tar.gz`): torch's legacy (non-zip)
+    serialization, which cannot be memory-mapped; an `args` Namespace instead of `cfg`; weights
+    under `decoder.sentence_encoder.*`, `decoder.lm_head.*` and `emb_layer_norm`. Those are
+    upgraded as fairseq upgrades them when it loads a model itself (checkpoint_utils and
+    RobertaModel.upgrade_state_dict_named), so the surgery and the export see one layout.
+    Anything else is one clear error naming the file and what was found."""
+    fix = "point [vocab] base_model_dir at an extracted xlmr.base or xlmr.large (or a model fairseq wrote)"
+    try:
+        try:
+            checkpoint = load(path)
+        except RuntimeError as exc:
+            if "mmap" not in str(exc):
+                raise
+            checkpoint = torch.load(path, map_location="cpu", weights_only=False)   # legacy serialization
+    except (pickle.UnpicklingError, RuntimeError, EOFError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(path, f"not a torch checkpoint ({str(exc).splitlines()[0][:120]})", fix)
+    found = sorted(checkpoint) if isinstance(checkpoint, dict) else type(checkpoint).__name__
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
+        raise InputError(path, f"no 'model' weights in the checkpoint (found {found})", fix)
+    if checkpoint.get("cfg") is None and checkpoint.get("args") is not None:
+        checkpoint = _upgrade_2019(checkpoint)
+    if checkpoint.get("cfg") is None:
+        raise InputError(path, f"neither 'cfg' (fairseq >= 0.10) nor 'args' (the 2019 release) in the checkpoint "
+                               f"(found {found})", fix)
+    if EMBED not in checkpoint["model"]:
+        names = ", ".join(sorted(checkpoint["model"])[:3])
+        raise InputError(path, f"no RoBERTa/XLM-R encoder weights ({EMBED} missing; found {names}, ...)", fix)
+    return checkpoint
+
+
+def _upgrade_2019(checkpoint: dict) -> dict:
+    from fairseq import checkpoint_utils
+    from fairseq.dataclass.utils import omegaconf_no_object_check
+    from omegaconf import OmegaConf
+
+    upgraded = checkpoint_utils._upgrade_state_dict(dict(checkpoint))   # args -> cfg, old fields
+    with omegaconf_no_object_check():
+        cfg = OmegaConf.to_container(upgraded["cfg"])
+    state = {}
+    for key, value in checkpoint["model"].items():   # RobertaModel.upgrade_state_dict_named
+        if key.startswith("decoder."):
+            key = "encoder." + key[len("decoder."):]
+        state[key.replace(".emb_layer_norm.", ".layernorm_embedding.")] = value
+    return {**upgraded, "cfg": cfg, "args": None, "model": state}
 
 
 def model_only(checkpoint: dict) -> dict:

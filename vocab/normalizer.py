@@ -2,7 +2,7 @@
 leaves every other text to the base model's normaliser.
 
 XLM-R's SentencePiece model normalises with `nmt_nfkc` before matching pieces: it turns
-U+202F into a space, reorders Tibetan vowel signs, keeps ZWJ. A merged model must keep that
+U+202F into a space, keeps ZWJ, leaves precomposed Tibetan letters. A merged model must keep that
 normaliser (base languages must tokenize as before), while raw text in the new scripts must
 reach the new pieces as the cleaned training text did. SentencePiece's normaliser is a
 longest-match rewrite over strings (a precompiled charsmap: a darts-clone double-array trie
@@ -15,6 +15,7 @@ rewrite of every letter, letter-beside-joiner, letter-beside-invisible and conte
 (`normalization_rule_tsv`). Decoding and recompiling all base rules reproduces the
 original bytes exactly.
 """
+import re
 import struct
 import tempfile
 from dataclasses import dataclass
@@ -27,7 +28,8 @@ from sentencepiece import sentencepiece_model_pb2 as pb
 
 from vocab.codepoints import ScriptChars
 
-RULES_VERSION = 2   # bump when the rules generated for a script change
+RULES_VERSION = 3   # bump when the rules generated for a script change
+_SPACES = re.compile(" {2,}")
 _LEAF_BIT = 1 << 8
 _VALUE_MASK = (1 << 31) - 1
 _LABEL_MASK = np.uint32((1 << 31) | 0xFF)
@@ -117,21 +119,58 @@ class ScriptRewrite:
     chars: ScriptChars
     rewrite: Callable[[str], str]
     context_keys: tuple = ()
-    invisibles: tuple = ()   # characters the cleaning removes or spaces: beside a letter it decides
+    context_patterns: tuple = ()   # the same context steps as (regex, replacement), for other tokenizers
+    invisibles: tuple = ()         # characters the cleaning removes or spaces: beside a letter it decides
 
     def target(self, key: str) -> str:
-        return self.rewrite(key).translate(self.chars.standin_table())
+        # SentencePiece collapses spaces between rewrites, not inside one replacement
+        return _SPACES.sub(" ", self.rewrite(key)).translate(self.chars.standin_table())
 
     def keys(self) -> list:
-        """Every string whose rewriting the normaliser must reproduce: each letter of the
-        script, each letter beside a joiner (or two) or an invisible character, the context
-        keys. (Three joiners in a row keep the base's treatment of the third.)"""
+        """Every string whose rewriting the normaliser must reproduce: each letter of the script
+        with up to two joiners on either side, each letter beside an invisible character, the
+        context keys. (A third joiner in a row keeps the base's treatment.)"""
         letters, joiners = self.chars.letters(), self.chars.joiners()
-        # A letter beside one or two joiners, or beside an invisible character.
-        neighbours = [*joiners, *(a + b for a in joiners for b in joiners),
-                      *(x for x in self.invisibles if x not in joiners)]
-        pairs = [pair for c in letters for x in neighbours for pair in (c + x, x + c)]
-        return letters + pairs + list(self.context_keys)
+        runs = ["", *joiners, *(a + b for a in joiners for b in joiners)]
+        windows = [before + c + after for c in letters for before in runs for after in runs]
+        invisible = [x for x in self.invisibles if x not in joiners]
+        pairs = [pair for c in letters for x in invisible for pair in (c + x, x + c)]
+        return windows + pairs + list(self.context_keys)
+
+    def patterns(self) -> list:
+        """The context part of the rewrite as ordered (regex, replacement) pairs, for a tokenizer
+        whose normaliser matches rules within a grapheme only (Hugging Face tokenizers'
+        `Precompiled`): a joiner within two joiners of a letter becomes its stand-in; an
+        invisible character beside a letter becomes what the cleaning makes of it; then the
+        context steps. Joiners go first: an invisible character between a letter and a joiner
+        keeps the joiner out of the letter's context, as the longest-match rules do."""
+        letters = _char_class(self.chars.letters())
+        joiners = self.chars.joiners()
+        near = _char_class([*joiners, *self.chars.restore_table()])   # joiners already replaced count too
+        result = [(f"(?<={letters}){j}|(?<={letters}{near}){j}|{j}(?={letters})|{j}(?={near}{letters})", standin)
+                  for j, standin in ((j, self.chars.standin_table()[ord(j)]) for j in joiners)]
+        by_target = {}
+        for x in self.invisibles:
+            if x not in joiners and self.rewrite(x) != x:
+                by_target.setdefault(self.rewrite(x), []).append(x)
+        for target, chars in sorted(by_target.items()):
+            invisible = _char_class(chars)
+            result.append((f"(?<={letters}){invisible}|{invisible}(?={letters})", target))
+        return result + list(self.context_patterns)
+
+
+def _char_class(chars) -> str:
+    """A regex character class of `chars` (literal characters and ranges, valid for Python's re
+    and Oniguruma alike)."""
+    points = sorted({ord(ch) for ch in chars})
+    spans, start = [], None
+    for i, cp in enumerate(points):
+        start = cp if start is None else start
+        if i + 1 == len(points) or points[i + 1] != cp + 1:
+            spans.append((start, cp))
+            start = None
+    literal = lambda cp: "\\" + chr(cp) if chr(cp) in "\\]^-[" else chr(cp)  # noqa: E731
+    return "[" + "".join(literal(a) if a == b else f"{literal(a)}-{literal(b)}" for a, b in spans) + "]"
 
 
 def script_rules(script: ScriptRewrite, rules: dict = None) -> dict:
@@ -168,3 +207,11 @@ def merged_rules(base_rules: dict, scripts: list) -> tuple:
         stats[script.chars.code] = {"base_rules_kept": len(own) - len(disagree), "base_rules_dropped": len(disagree),
                                     "rules_added": len(rules) - before}
     return rules, stats
+
+
+def hf_normaliser(rules: dict, base_rules: dict, scripts: list) -> tuple:
+    """(charsmap, patterns) for a tokenizer whose normaliser matches rules within a grapheme only
+    (Hugging Face's `Precompiled`): the single-character rules and the base's own rules as a
+    charsmap, the scripts' context rules as regex patterns (ScriptRewrite.patterns), to apply first."""
+    kept = {key: value for key, value in rules.items() if len(key) == 1 or base_rules.get(key) == value}
+    return compile_rules(kept), [pattern for script in scripts for pattern in script.patterns()]

@@ -5,6 +5,7 @@ from pipeline import config
 from pipeline.params import LangListParameter
 from pipeline.tasks.base import StageTask, list_scope
 from pipeline.tasks.corpus import TrainLangID
+from pipeline.tasks.export import ExportHF
 from pipeline.tasks.report import CorpusReport, TokenizerReport
 from pipeline.tasks.training import ContinuePretraining, SamplingPlan
 from pipeline.tasks.vocab import PruneVocabulary
@@ -22,7 +23,8 @@ class BuildCINO(StageTask):
     def requires(self):
         return {"corpus": CorpusReport(langs=self.lang), "langid": TrainLangID(), "tokenizers": TokenizerReport(langs=self.lang),
                 "vocab": PruneVocabulary(langs=self.lang), "plan": SamplingPlan(langs=self.lang),
-                "model": ContinuePretraining(langs=self.lang)}
+                "model": ContinuePretraining(langs=self.lang), "hf": ExportHF(langs=self.lang),
+                "hf_base": ExportHF(langs=self.lang, model="base")}
 
     def produce(self, tmp):
         needs = self.input()
@@ -32,10 +34,15 @@ class BuildCINO(StageTask):
         sizes = needs["vocab"].stats()["fairseq_symbols"]
         training = report.training_markdown(needs["model"].stats(), needs["plan"].stats())
         print(report.vocabulary_markdown(sizes) + "\n" + training, flush=True)
+        relative = lambda out: str(out.path.relative_to(config.work_dir()))  # noqa: E731
+        exports = (f"## Hugging Face models\n\nIn the work directory: the trained model `{relative(needs['hf'])}`, the "
+                   f"base it started from `{relative(needs['hf_base'])}` (load with "
+                   "`AutoModelForMaskedLM.from_pretrained(PATH)`; each has a model card, README.md).\n\n"
+                   + report.parity_markdown(needs["hf"].stats()["parity"]))
+        print(f"Hugging Face model: {needs['hf'].path}\n", flush=True)
         sections = [(needs["corpus"].path / "corpus.md").read_text(encoding="utf-8"),
                     report.langid_markdown(needs["langid"].stats(), self.lang), report.vocabulary_markdown(sizes),
-                    (needs["tokenizers"].path / "tokenizers.md").read_text(encoding="utf-8"), training]
+                    (needs["tokenizers"].path / "tokenizers.md").read_text(encoding="utf-8"), training, exports]
         with open_text(tmp / "report.md", "w") as handle:
             handle.write(report.build_markdown(self.lang, sections))
-        relative = lambda out: str(out.path.relative_to(config.work_dir()))  # noqa: E731
         return {"languages": list(self.lang), **{f"{name}_dir": relative(out) for name, out in needs.items()}}

@@ -20,9 +20,9 @@ from pipeline.text import lid
 from pipeline.text.clean import clean_shard
 from pipeline.text.dedup import DedupSettings, dedup_language
 from pipeline.text.ingest import IngestSettings, ingest_language, resolve_source
-from pipeline.text.lines import KEPT_FILE, totals
+from pipeline.text.lines import KEPT_FILE, read_shards, totals
 from pipeline.text.scripts import ScriptTable
-from pipeline.text.split import SplitSettings, split_language
+from pipeline.text.split import SplitSettings, refs_path, split_language, split_path
 
 log = logging.getLogger("luigi-interface")
 
@@ -48,6 +48,20 @@ def eval_texts(code: str):
     for splits in _language(code).eval_sets.values():
         for eval_file in splits.values():
             yield from read_labelled(resolve(eval_file, config.eval_root()), eval_file.sha256).texts
+
+
+def language_texts(code: str, split, ingested) -> dict:
+    """A language's text that no stage trained on, from its Split and Ingest outputs:
+    {"held-out": cleaned valid and test lines, "raw test": the raw source lines (before any
+    cleaning) of the test split, found through their refs, "eval": its evaluation sentences}."""
+    from eval.tokenizer_report import read_lines
+
+    test_refs = set(refs_path(split.path, "test").read_text(encoding="utf-8").split("\n"))
+    texts = {"held-out": read_lines([split_path(split.path, "valid"), split_path(split.path, "test")]),
+             "raw test": [text for ref, text in read_shards(shard_files(ingested)) if ref in test_refs]}
+    if _language(code).eval_sets:
+        texts["eval"] = list(eval_texts(code))
+    return texts
 
 
 def shard_files(ingested) -> list:
@@ -152,7 +166,7 @@ class IdentifyLanguage(ShardTask):
 class Clean(ShardTask):
     """Markup stripping, per-script normalisation and line filters for one shard."""
     stage = "clean"
-    version = 2   # 2: rejected.tsv details name the measure that failed (repetition 0.53)
+    version = 3   # 2: rejected.tsv details name the measure that failed; 3: a kept U+202F at a line's end stays
 
     def requires(self):
         return IdentifyLanguage(lang=self.lang, shard=self.shard)

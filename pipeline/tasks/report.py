@@ -8,11 +8,9 @@ from eval import report
 from pipeline import config
 from pipeline.manifest import parse_lang_list
 from pipeline.tasks.base import LanguageListTask
-from pipeline.tasks.corpus import Dedup, Ingest, Split, eval_files, eval_texts, shard_files
+from pipeline.tasks.corpus import Dedup, Ingest, Split, eval_files, language_texts
 from pipeline.tasks.vocab import MergeVocabulary, PruneVocabulary, base_model
-from pipeline.text.lines import read_shards
 from pipeline.text.normalize import Normalizer
-from pipeline.text.split import refs_path, split_path
 from vocab.codepoints import own_scripts
 from vocab.fairseq_ids import SPM_FILE
 
@@ -62,19 +60,15 @@ class TokenizerReport(LanguageListTask):
         return {"eval_sets": {code: eval_files(code) for code in self.report_langs()}}
 
     def produce(self, tmp):
-        from eval.tokenizer_report import read_lines, tokenizer_report
+        from eval.tokenizer_report import tokenizer_report
 
         needs, catalog = self.input(), config.catalog()
         models = {"base": needs["base"].spm, "merged": needs["merge"].path / SPM_FILE,
                   "pruned": needs["prune"].path / SPM_FILE}
         texts, clean = {}, {}
         for code, split in needs["splits"].items():
-            texts[(code, "held-out")] = read_lines([split_path(split.path, "valid"), split_path(split.path, "test")])
-            test_refs = set(refs_path(split.path, "test").read_text(encoding="utf-8").split("\n"))
-            texts[(code, "raw test")] = [text for ref, text in read_shards(shard_files(needs["ingests"][code]))
-                                         if ref in test_refs]
-            if catalog.languages[code].eval_sets:
-                texts[(code, "eval")] = list(eval_texts(code))
+            for name, lines in language_texts(code, split, needs["ingests"][code]).items():
+                texts[(code, name)] = lines
             script = catalog.scripts[catalog.languages[code].script]
             clean[code] = Normalizer(script.normalization, script.keep_format)
         with Progress(len(texts) * len(models), "tokenizer report", self.report, unit="measure") as progress:

@@ -3,6 +3,7 @@ torch is imported inside the tasks that use it, so that every Luigi worker (and
 `python -m pipeline.langid`) starts without it."""
 import logging
 import shutil
+import unicodedata
 from dataclasses import asdict
 
 import luigi
@@ -36,7 +37,8 @@ def script_definition(code: str) -> dict:
     """What the tokenizer rules of script `code` are made from (for fingerprints)."""
     script = config.catalog().scripts[code]
     return {"ranges": script.ranges, "keep_format": script.keep_format, "normalization": script.normalization,
-            "add_base_encodable_pieces": script.add_base_encodable_pieces, "rules_version": RULES_VERSION}
+            "add_base_encodable_pieces": script.add_base_encodable_pieces, "rules_version": RULES_VERSION,
+            "unicode": unicodedata.unidata_version}   # the rules follow Python's Unicode data
 
 
 class UserXlmrDir(XlmrDir):
@@ -225,7 +227,7 @@ class InitCheckpoint(LanguageListTask):
         pruned, base_dir = self.input()["prune"].path, self.input()["base"]
         base_ids_of = base_tokenizer(base_dir.spm)
         self.report(10, "loading the base checkpoint")
-        base = checkpoint.load(base_dir.model)
+        base = checkpoint.load_base(base_dir.model)
         rows = fairseq_ids.read_id_map(pruned / IDMAP_FILE)
         weight, bias, stats = new_rows(base["model"][checkpoint.EMBED], base["model"][checkpoint.LM_BIAS], rows,
                                        settings.embedding_init, base_ids_of, settings.seed)

@@ -95,6 +95,14 @@ def _tsheg_keys():
 
 # Strings that context-dependent steps rewrite as a whole (tokenizer rules; see the module doc).
 CONTEXT_KEYS = {"tibetan_tsheg": tuple(_tsheg_keys())}
+# The same, as ordered (regex, replacement) pairs for tokenizers without longest-match rules
+# (Hugging Face's): exactly what the keys above do, limits included.
+_BEFORE_SHAD = "[ " + "".join(sorted({ch for key in CONTEXT_KEYS["tibetan_tsheg"] if key[-1] in _SHADS
+                                      for ch in key[0]} - {" "})) + "]"
+CONTEXT_PATTERNS = {"tibetan_tsheg": (
+    (f"(?<={_BEFORE_SHAD})[{_TSHEG}{_NB_TSHEG}]{{1,4}}(?= {{0,2}}[{_SHADS}])", ""),
+    (f"[{_TSHEG}{_NB_TSHEG}]{{2,4}}", _TSHEG),
+)}
 
 _SPACE_RUN = re.compile(" {2,}")
 _INVISIBLE = [cp for cp in range(sys.maxunicode + 1)
@@ -131,10 +139,14 @@ class Normalizer:
         return text
 
     def __call__(self, text: str) -> str:
-        return _SPACE_RUN.sub(" ", self.rewrite(text)).strip()
+        # Only plain spaces are left to strip: every other space became one, or is kept (U+202F)
+        return _SPACE_RUN.sub(" ", self.rewrite(text)).strip(" ")
 
     def context_keys(self) -> tuple:
         return tuple(key for name in self.step_names for key in CONTEXT_KEYS.get(name, ()))
+
+    def context_patterns(self) -> tuple:
+        return tuple(pattern for name in self.step_names for pattern in CONTEXT_PATTERNS.get(name, ()))
 
 
 # Language ID's view of any line: every character-for-character step and no invisible
@@ -147,4 +159,5 @@ def script_rewrite(catalog, code: str) -> ScriptRewrite:
     """The cleaning of script `code` in the form the tokenizer's normaliser is compiled from."""
     script = catalog.scripts[code]
     normalizer = Normalizer(script.normalization, script.keep_format)
-    return ScriptRewrite(script_chars(catalog, code), normalizer.rewrite, normalizer.context_keys(), INVISIBLE)
+    return ScriptRewrite(script_chars(catalog, code), normalizer.rewrite, normalizer.context_keys(),
+                         normalizer.context_patterns(), INVISIBLE)

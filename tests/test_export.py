@@ -1,0 +1,144 @@
+"""Real XLM-R in, Hugging Face out: fairseq's 2019 release layout as a base model (end to end
+through training), bad base directories, and the transformers export with parity."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from common.jsonio import read_json
+from tests.helpers import REPO, build_corpus, error_lines, in_env, run_luigi
+from training import checkpoint
+from vocab.fairseq_ids import DICT_FILE, MODEL_FILE, SPM_FILE
+
+LANGS = "bo,mn,ug"
+MONGOLIAN = "ᠶᠤᠸᠠᠨ ᠤᠯᠤᠰ\u202fᠤᠨ <mask> ᠳᠡ ᠨᠢᠩ ᠵᠠᠮ ᠴᠢᠬᠤᠯᠠ ᠦᠢᠯᠡᠳᠦᠯ ᠭᠠᠷᠭᠠᠵᠠᠶ ᠃"
+
+
+def write_2019_release(model_dir, target):
+    """`model_dir` (a stand-in base, current fairseq format) laid out as fairseq's 2019
+    xlmr.base.tar.gz is: torch's legacy serialization, an `args` Namespace and no `cfg`, weights
+    under `decoder.*` with `emb_layer_norm`, and the released dict.txt (no <mask>)."""
+    current = checkpoint.load(model_dir / MODEL_FILE)
+    state = {}
+    for key, value in current["model"].items():
+        key = "decoder." + key[len("encoder."):] if key.startswith("encoder.") else key
+        state[key.replace(".layernorm_embedding.", ".emb_layer_norm.")] = value.clone()
+    release = {"args": current["cfg"]["model"], "model": state, "optimizer_history": current["optimizer_history"],
+               "extra_state": {}, "last_optimizer_state": None}
+    target.mkdir()
+    torch.save(release, target / MODEL_FILE, _use_new_zipfile_serialization=False)
+    assert "<mask>" not in (model_dir / DICT_FILE).read_text(encoding="utf-8")
+    for name in (DICT_FILE, SPM_FILE):
+        shutil.copy(model_dir / name, target / name)
+    return target
+
+
+def test_2019_layout_is_read_as_fairseq_reads_it(tiny_base, tmp_path):
+    release = write_2019_release(tiny_base, tmp_path / "xlmr.base")
+    with pytest.raises(RuntimeError, match="mmap"):   # what a plain memory-mapped load does with it
+        torch.load(release / MODEL_FILE, mmap=True, weights_only=False)
+    upgraded, current = checkpoint.load_base(release / MODEL_FILE), checkpoint.load(tiny_base / MODEL_FILE)
+    assert sorted(upgraded["model"]) == sorted(current["model"])
+    assert all(torch.equal(upgraded["model"][key], current["model"][key]) for key in current["model"])
+    assert upgraded["cfg"]["model"].arch == current["cfg"]["model"].arch
+
+
+def test_2019_release_as_base_model_runs_through_training(tiny_base, tmp_path):
+    """StandInBase's replacement path: ExternalBase -> MergeVocabulary -> InitCheckpoint -> ContinuePretraining."""
+    env = {**build_corpus(tmp_path / "corpus", 300),
+           "CINO_BASE_MODEL_DIR": str(write_2019_release(tiny_base, tmp_path / "xlmr.base"))}
+    done = run_luigi(["ContinuePretraining", "--langs", "bo,ug"], env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    work = tmp_path / "corpus" / "work"
+    assert not list(work.glob("standin_base/*"))   # the user's base, not the stand-in
+    (init,) = work.glob("init_checkpoint/*/model.pt")
+    (trained,) = [p for p in work.glob("train/*/stats.json")]
+    assert read_json(trained)["num_updates"] == 30
+    surgered = checkpoint.load(init)["model"]
+    base = checkpoint.load(tiny_base / MODEL_FILE)["model"]
+    layer = "encoder.sentence_encoder.layers.0.fc1.weight"
+    assert torch.equal(surgered[layer], base[layer])   # the 2019 weights went into the surgery untouched
+
+
+@pytest.mark.parametrize("content,problem", [(b"a 1\nb 1\n", "not a torch checkpoint"), (None, "no 'model' weights")])
+def test_a_base_directory_in_neither_format_is_one_clear_error(tiny_base, tmp_path, content, problem):
+    base = tmp_path / "base"
+    shutil.copytree(tiny_base, base)
+    if content is None:
+        torch.save({"weights": torch.zeros(2)}, base / MODEL_FILE)
+    else:
+        (base / MODEL_FILE).write_bytes(content)
+    env = {**build_corpus(tmp_path / "corpus", 100), "CINO_BASE_MODEL_DIR": str(base)}
+    done = run_luigi(["InitCheckpoint", "--langs", "ug"], env)
+    assert done.returncode == 30 and "Traceback" not in done.stderr
+    (line,) = [l for l in error_lines(done) if problem in l]
+    assert str(base / MODEL_FILE) in line and "base_model_dir" in line
+
+
+def test_mapped_weights_give_fairseqs_logits(tiny_base):
+    from training.hf_export import hf_model
+
+    hub = checkpoint.hub_model(tiny_base)
+    model = hf_model(checkpoint.load(tiny_base / MODEL_FILE))
+    ids = hub.encode("中文的句子和한국어 문장")
+    with torch.no_grad():
+        assert torch.equal(hub.model(ids.unsqueeze(0))[0], model(input_ids=ids.unsqueeze(0)).logits)
+
+
+@pytest.fixture(scope="module")
+def exports(mini_build):
+    import pipeline
+
+    with in_env(mini_build["env"]):
+        return {name: pipeline.ExportHF(langs=LANGS, model=name).output() for name in ("cino", "base")}
+
+
+@pytest.mark.parametrize("name", ["cino", "base"])
+def test_export_holds_what_transformers_needs_and_parity_is_checked(exports, name):
+    out = exports[name]
+    assert {p.name for p in out.path.iterdir()} >= {"config.json", "model.safetensors", "sentencepiece.bpe.model",
+                                                     "tokenizer.json", "tokenizer_config.json",
+                                                     "special_tokens_map.json", "README.md"}
+    parity = out.stats()["parity"]
+    for lang in LANGS.split(","):
+        for text in ("held-out", "raw test", "masked"):
+            row = parity[f"{lang}/{text}"]
+            assert row["lines"] >= 10 and row["max_abs_logit_difference"] <= 1e-4
+            assert row["ids_identical_share"] >= (0.97 if text == "masked" else 1.0), (lang, text, row)
+    config = json.loads((out.path / "config.json").read_text(encoding="utf-8"))
+    assert config["max_position_embeddings"] == 66 and out.stats()["max_length"] == 64   # test stand-in: 64 positions
+
+
+def test_a_user_loads_the_export_offline_and_fills_masks(exports):
+    """What a user types, in a fresh process, with the hub unreachable."""
+    script = (
+        "import sys\n"
+        "from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline\n"
+        "path = sys.argv[1]\n"
+        "tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)\n"
+        "model = AutoModelForMaskedLM.from_pretrained(path, local_files_only=True)\n"
+        "fill = pipeline('fill-mask', model=model, tokenizer=tokenizer)\n"
+        "for guess in fill(sys.argv[2], top_k=3):\n"
+        "    print(repr(guess['token_str']), repr(guess['sequence']))\n"
+        "ids = tokenizer('ᠤᠯᠤᠰ\\u202fᠤᠨ ᠮᠣᠩ\\u200dᠭᠣᠯ')['input_ids']\n"
+        "print(tokenizer.unk_token_id in ids, repr(tokenizer.decode(ids, skip_special_tokens=True)))\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", script, str(exports["cino"].path), MONGOLIAN], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 4 and "<mask>" not in "".join(lines[:3])
+    assert not [ch for ch in done.stdout if ord(ch) >= 0xF0000]   # stand-ins decode to what they stand for
+    assert lines[3] == "False 'ᠤᠯᠤᠰ\\u202fᠤᠨ ᠮᠣᠩ\\u200dᠭᠣᠯ'"
+
+
+def test_model_card_states_the_run(exports):
+    card = (exports["cino"].path / "README.md").read_text(encoding="utf-8")
+    for heading in ("## Use", "## Corpus", "## Vocabulary", "## Continued pretraining", "## Training profile",
+                    "## Parity with fairseq"):
+        assert heading in card
+    assert card.startswith("---\nlanguage: [bo, mn, ug]")

@@ -1,0 +1,193 @@
+"""A fairseq XLM-R directory as a Hugging Face `transformers` model: XLMRobertaForMaskedLM.
+
+Weights are mapped name by name, one function per group (embeddings, one encoder layer,
+the LM head), from fairseq 0.12's RoBERTa to transformers' XLM-R; transformers' own
+conversion script does not fit (it hard-codes 514 positions, old layer-norm names and
+GPT-2 BPE). The tokenizer is built from our SentencePiece model directly: its pieces in
+fairseq's id order (SentencePiece id k >= 3 is id k + 1, `<mask>` last), its scores, its
+normaliser (the precompiled charsmap, with the new scripts' rules) and a decoder that turns
+the private-use stand-ins back into the characters they stand for.
+
+transformers and torch are imported inside the functions: this module is read by Luigi
+workers that never export.
+"""
+import json
+from pathlib import Path
+
+from vocab import fairseq_ids
+from vocab.pieces import load_proto
+
+ENCODER = "encoder.sentence_encoder."
+LM_HEAD = "encoder.lm_head."
+
+
+def hf_config(model_cfg, vocab_size: int):
+    """XLMRobertaConfig for fairseq's model configuration (a dict or a Namespace)."""
+    from transformers import XLMRobertaConfig
+
+    get = (lambda k: getattr(model_cfg, k)) if not isinstance(model_cfg, dict) else model_cfg.__getitem__
+    return XLMRobertaConfig(
+        vocab_size=vocab_size, hidden_size=get("encoder_embed_dim"), num_hidden_layers=get("encoder_layers"),
+        num_attention_heads=get("encoder_attention_heads"), intermediate_size=get("encoder_ffn_embed_dim"),
+        max_position_embeddings=get("max_positions") + 2,   # fairseq's positions start after the padding index
+        type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2, hidden_act="gelu", layer_norm_eps=1e-5,
+        hidden_dropout_prob=get("dropout"), attention_probs_dropout_prob=get("attention_dropout"),
+        tie_word_embeddings=True)
+
+
+def _linear(state: dict, source: str, target: str) -> dict:
+    return {f"{target}.weight": state[f"{source}.weight"], f"{target}.bias": state[f"{source}.bias"]}
+
+
+def embeddings(state: dict) -> dict:
+    """embed_tokens, embed_positions, layernorm_embedding -> roberta.embeddings.*"""
+    import torch
+
+    width = state[f"{ENCODER}embed_tokens.weight"].shape[1]
+    return {"roberta.embeddings.word_embeddings.weight": state[f"{ENCODER}embed_tokens.weight"],
+            "roberta.embeddings.position_embeddings.weight": state[f"{ENCODER}embed_positions.weight"],
+            "roberta.embeddings.token_type_embeddings.weight": torch.zeros(1, width),   # RoBERTa has no segments
+            **_linear(state, f"{ENCODER}layernorm_embedding", "roberta.embeddings.LayerNorm")}
+
+
+def encoder_layer(state: dict, i: int) -> dict:
+    """layers.i.{self_attn.{q,k,v,out}_proj, self_attn_layer_norm, fc1, fc2, final_layer_norm}
+    -> roberta.encoder.layer.i.{attention.self.{query,key,value}, attention.output.{dense,LayerNorm},
+    intermediate.dense, output.{dense,LayerNorm}}"""
+    fs, hf = f"{ENCODER}layers.{i}.", f"roberta.encoder.layer.{i}."
+    pairs = [("self_attn.q_proj", "attention.self.query"), ("self_attn.k_proj", "attention.self.key"),
+             ("self_attn.v_proj", "attention.self.value"), ("self_attn.out_proj", "attention.output.dense"),
+             ("self_attn_layer_norm", "attention.output.LayerNorm"), ("fc1", "intermediate.dense"),
+             ("fc2", "output.dense"), ("final_layer_norm", "output.LayerNorm")]
+    return {key: value for source, target in pairs for key, value in _linear(state, fs + source, hf + target).items()}
+
+
+def lm_head(state: dict) -> dict:
+    """encoder.lm_head.{dense,layer_norm,weight,bias} -> lm_head.{dense,layer_norm,decoder.weight,bias}"""
+    return {**_linear(state, f"{LM_HEAD}dense", "lm_head.dense"),
+            **_linear(state, f"{LM_HEAD}layer_norm", "lm_head.layer_norm"),
+            "lm_head.decoder.weight": state[f"{LM_HEAD}weight"], "lm_head.bias": state[f"{LM_HEAD}bias"]}
+
+
+def hf_state(state: dict, layers: int) -> dict:
+    mapped = {**embeddings(state), **lm_head(state)}
+    for i in range(layers):
+        mapped.update(encoder_layer(state, i))
+    return mapped
+
+
+def hf_model(checkpoint: dict):
+    """XLMRobertaForMaskedLM with a fairseq checkpoint's weights (strict: every weight mapped)."""
+    from transformers import XLMRobertaForMaskedLM
+
+    state = checkpoint["model"]
+    config = hf_config(checkpoint["cfg"]["model"], state[f"{ENCODER}embed_tokens.weight"].shape[0])
+    model = XLMRobertaForMaskedLM(config)
+    mapped = hf_state(state, config.num_hidden_layers)
+    mapped["lm_head.decoder.bias"] = mapped["lm_head.bias"]   # transformers ties the decoder's bias to lm_head.bias
+    missing, unexpected = model.load_state_dict(mapped, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"weights not mapped: missing {missing}, unexpected {unexpected}")
+    return model.eval()
+
+
+def hf_tokenizer(spm_file, max_length: int, charsmap: bytes, patterns: list, restore: dict):
+    """A fast XLM-R tokenizer for a SentencePiece model in XLM-R's layout: its pieces and scores in
+    fairseq's id order; a normaliser of the context `patterns` ((regex, replacement), applied in
+    order) then the `charsmap` (Hugging Face's `Precompiled` matches rules within a grapheme only,
+    so context rules come as patterns: see vocab.normalizer.hf_normaliser); a decoder that maps
+    each stand-in back to its character (`restore`)."""
+    from tokenizers import Regex, decoders, normalizers
+    from transformers import XLMRobertaTokenizer
+
+    proto = load_proto(spm_file)
+    fairseq_ids.check_layout(proto, spm_file)
+    vocab = [(symbol, 0.0) for symbol in fairseq_ids.SPECIALS] + [(p.piece, p.score) for p in proto.pieces[3:]] \
+        + [(fairseq_ids.MASK, 0.0)]
+    tokenizer = XLMRobertaTokenizer(vocab=vocab, model_max_length=max_length)
+    backend = tokenizer.backend_tokenizer
+    backend.normalizer = normalizers.Sequence([normalizers.Replace(Regex(pattern), replacement)
+                                               for pattern, replacement in patterns]
+                                              + [normalizers.Precompiled(charsmap)])
+    backend.decoder = decoders.Sequence([decoders.Replace(standin, char) for standin, char in sorted(restore.items())]
+                                        + [backend.decoder])
+    return tokenizer
+
+
+def export(model_dir, out_dir, scripts: list, base_spm_file) -> dict:
+    """Write the Hugging Face directory of the fairseq XLM-R directory `model_dir` into `out_dir`:
+    config.json, model.safetensors, sentencepiece.bpe.model, tokenizer.json, tokenizer_config.json,
+    special_tokens_map.json. `scripts`: the ScriptRewrite of every script the vocabulary extends
+    (none for a base model); `base_spm_file`: the base model's SentencePiece model, whose own
+    multi-character rules Hugging Face's normaliser keeps."""
+    import shutil
+
+    from training import checkpoint
+    from vocab.normalizer import decode_charsmap, hf_normaliser
+
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    model = hf_model(checkpoint.load_base(model_dir / fairseq_ids.MODEL_FILE))
+    spm_file = model_dir / fairseq_ids.SPM_FILE
+    rules = decode_charsmap(load_proto(spm_file).normalizer_spec.precompiled_charsmap)
+    base_rules = decode_charsmap(load_proto(base_spm_file).normalizer_spec.precompiled_charsmap)
+    charsmap, patterns = hf_normaliser(rules, base_rules, scripts)
+    restore = {standin: char for script in scripts for standin, char in script.chars.restore_table().items()}
+    tokenizer = hf_tokenizer(spm_file, model.config.max_position_embeddings - 2, charsmap, patterns, restore)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+    # transformers' XLMRobertaTokenizer rebuilds its own normaliser and decoder when it loads: the
+    # generic fast tokenizer keeps tokenizer.json as written (context patterns, stand-in decoding).
+    config = json.loads((out_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+    (out_dir / "tokenizer_config.json").write_text(json.dumps({**config, "tokenizer_class": "PreTrainedTokenizerFast"},
+                                                              indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    specials = {name: getattr(tokenizer, name) for name in
+                ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")}
+    (out_dir / "special_tokens_map.json").write_text(json.dumps(specials, indent=2, sort_keys=True) + "\n",
+                                                     encoding="utf-8")
+    shutil.copy(spm_file, out_dir / fairseq_ids.SPM_FILE)
+    return {"parameters": sum(p.numel() for p in model.parameters()), "vocab_size": model.config.vocab_size,
+            "max_length": tokenizer.model_max_length, "normaliser_patterns": len(patterns)}
+
+
+def fairseq_ids_of(hub, text: str, mask: str = fairseq_ids.MASK) -> list:
+    """fairseq's token ids for `text` as its hub interface makes them: `encode`, or, for a text
+    with <mask>, the way `fill_mask` encodes it (the parts around each mask separately)."""
+    if mask not in text:
+        return hub.encode(text).tolist()
+    spans = [hub.bpe.encode(span.rstrip()) for span in text.split(mask)]
+    pieces = f" {mask} ".join(spans).strip()
+    return hub.task.source_dictionary.encode_line(f"<s> {pieces} </s>", append_eos=False,
+                                                  add_if_not_exist=False).long().tolist()
+
+
+def parity(model_dir, hf_dir, texts: dict, logit_lines: int = 16) -> dict:
+    """The Hugging Face export against fairseq, on `texts` ({name: [lines]}): token ids of the
+    tokenizer against fairseq's on every line, and the largest absolute difference of the MLM
+    logits on the first `logit_lines` lines of each text (the same ids into both models,
+    truncated to the model's positions). Returns the figures and the first mismatches."""
+    import torch
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from training import checkpoint
+
+    hub = checkpoint.hub_model(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(hf_dir, local_files_only=True)
+    model = AutoModelForMaskedLM.from_pretrained(hf_dir, local_files_only=True).eval()
+    limit = model.config.max_position_embeddings - 2
+    result = {}
+    for name, lines in sorted(texts.items()):
+        mismatches, max_diff = [], 0.0
+        for i, line in enumerate(lines):
+            expected = fairseq_ids_of(hub, line)
+            if tokenizer(line)["input_ids"] != expected:
+                mismatches.append(line)
+            if i < logit_lines:
+                ids = torch.tensor([expected[:limit]])
+                with torch.no_grad():
+                    difference = (hub.model(ids)[0] - model(input_ids=ids).logits).abs().max().item()
+                max_diff = max(max_diff, difference)
+        result[name] = {"lines": len(lines), "ids_identical": len(lines) - len(mismatches),
+                        "ids_identical_share": (len(lines) - len(mismatches)) / len(lines) if lines else 1.0,
+                        "max_abs_logit_difference": max_diff, "logit_lines": min(logit_lines, len(lines)),
+                        "first_mismatches": mismatches[:5]}
+    return result

@@ -42,9 +42,16 @@ def rejected_table(per_language: dict) -> pd.DataFrame:
                         index=pd.Index(list(rows), name="lang"), columns=columns)
 
 
+def _flat(table: pd.DataFrame) -> pd.DataFrame:
+    """A table whose column levels are joined into one header ("ingest lines_in")."""
+    flat = table.copy()
+    flat.columns = [" ".join(map(str, column)) if isinstance(column, tuple) else column for column in flat.columns]
+    return flat
+
+
 def corpus_markdown(table: pd.DataFrame, rejected: pd.DataFrame) -> str:
-    return ("# Corpus: lines and characters in and kept, stage by stage\n\n" + table.to_markdown()
-            + "\n\n## Rejected lines by stage and reason\n\n" + rejected.to_markdown() + "\n")
+    return ("# Corpus: lines and characters in and kept, stage by stage\n\n" + _flat(table).to_markdown()
+            + "\n\n## Rejected lines by stage and reason\n\n" + _flat(rejected).to_markdown() + "\n")
 
 
 def corpus_summary_markdown(table: pd.DataFrame) -> str:
@@ -69,7 +76,7 @@ def tokenizer_markdown(table: pd.DataFrame) -> str:
     return ("# Tokenizers\n\n`held-out`: the cleaned valid and test splits; `raw test`: the raw source lines of "
             "the test split, before any cleaning; `eval`: the raw sentences of the evaluation sets. "
             "`same_as_cleaned_share`: raw lines tokenized exactly as their cleaned form.\n\n"
-            + table.to_markdown(floatfmt=".4f") + "\n")
+            + table.reset_index().to_markdown(index=False, floatfmt=".4f") + "\n")
 
 
 def tokenizer_rows(table: pd.DataFrame) -> dict:
@@ -153,3 +160,80 @@ def model_card(title: str, langs, about: str, sections: list) -> str:
            "the training text, and decoding turns the private-use stand-ins of the extended vocabulary "
            "(U+F202F, U+F200D, U+F200C) back into U+202F, ZWJ and ZWNJ.\n")
     return f"{front}\n\n# {title}\n\n{about}\n\n{use}\n" + "\n".join(sections)
+
+
+def evaluation_results(metrics: dict, mlm: dict, seeds: int, headline: dict) -> dict:
+    """Both models side by side. `metrics`: {"model/protocol/lang": metrics.json}; `mlm`:
+    {model: {lang: loss figures}}; `headline`: {protocol: the metric reported (CINO's)}.
+    A delta no larger than the two runs' standard deviations together is marked as noise."""
+    rows = []
+    for key in sorted(k for k in metrics if k.startswith("cino/")):
+        _, protocol, _ = key.split("/", 2)
+        cino, base = metrics[key], metrics["base/" + key.split("/", 1)[1]]
+        metric = headline[protocol]
+        for test, row in cino["tests"].items():
+            c, b = row["aggregate"][metric], base["tests"][test]["aggregate"][metric]
+            delta = c["mean"] - b["mean"]
+            rows.append({"protocol": protocol, "lang": test.split("/")[0], "evaluated_on": test.split("/")[1],
+                         "train_items": cino["train_items"], "selection": cino["selection"], "metric": metric,
+                         "base": b, "cino": c, "delta": delta, "within_spread": abs(delta) <= b["std"] + c["std"],
+                         "majority": row["majority_baseline"][metric],
+                         "at_majority": max(b["mean"], c["mean"]) <= row["majority_baseline"][metric] + b["std"] + c["std"],
+                         "all": {m: {"base": base["tests"][test]["aggregate"][m], "cino": row["aggregate"][m]}
+                                 for m in ("accuracy", "macro_f1", "weighted_f1")}})
+    return {"seeds": seeds, "classification": rows,
+            "mlm": {lang: {model: mlm[model][lang] for model in mlm} for lang in sorted(mlm.get("cino", {}))}}
+
+
+def evaluation_markdown(results: dict) -> str:
+    lines = ["## Evaluation: the base model and the trained model on the same protocol\n",
+             f"Topic classification, fine-tuned end to end; mean ± standard deviation over {results['seeds']} seeds. "
+             "Zero-shot: fine-tuned on the source language, tested on the others unchanged; in-language: fine-tuned "
+             "and tested on one language. The delta (trained minus base) is the result; where it is no larger than "
+             "the two standard deviations together it is within the seeds' spread and says nothing.\n",
+             "| protocol | language | evaluated on | metric | majority class | base | trained | delta | |",
+             "|---|---|---|---|---:|---:|---:|---:|---|"]
+    for row in results["classification"]:
+        verdict = "within the seeds' spread" if row["within_spread"] else ("better" if row["delta"] > 0 else "worse")
+        lines.append(f"| {row['protocol']} | {row['lang']} | {row['evaluated_on']} | {row['metric']} | "
+                     f"{row['majority']:.4f} | {row['base']['mean']:.4f} ± {row['base']['std']:.4f} | "
+                     f"{row['cino']['mean']:.4f} ± {row['cino']['std']:.4f} | {row['delta']:+.4f} | {verdict} |")
+    at_majority = sum(row["at_majority"] for row in results["classification"])
+    noise = sum(row["within_spread"] for row in results["classification"])
+    lines += ["", f"**In {noise} of {len(results['classification'])} settings the delta is within the seeds' spread; in "
+              f"{at_majority} both models score at the majority-class baseline (within the spread), where neither has "
+              "learned the task and the comparison shows the plumbing, not a gain.**"]
+    lines += ["", "Where a language has no test split the table says it was evaluated on dev; the epoch was then "
+              "picked on a tenth of the training set (in-language) or on the source language's dev set (zero-shot).",
+              "", "### Masked-LM loss per character on the test split\n",
+              "Nats per character of the masked tokens (15% of each line, never `<unk>`); the `<unk>` share says how much "
+              "of the text the model could not read at all.\n",
+              "| language | base loss/char | base `<unk>` share | trained loss/char | trained `<unk>` share |",
+              "|---|---:|---:|---:|---:|"]
+    for lang, models in results["mlm"].items():
+        lines.append(f"| {lang} | {models['base']['loss_per_char']:.4f} | {models['base']['unk_share']:.4f} | "
+                     f"{models['cino']['loss_per_char']:.4f} | {models['cino']['unk_share']:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+def html_page(title: str, sections: list) -> str:
+    """A self-contained HTML report (plots embedded, opens offline): `sections` are
+    (markdown, [png bytes]) pairs, each plot shown after its section's first heading."""
+    import base64
+    import html
+
+    from markdown_it import MarkdownIt
+
+    render = MarkdownIt("commonmark").enable("table").render
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    for markdown, images in sections:
+        heading, _, rest = markdown.partition("\n")
+        body.append(render(heading))
+        body += [f'<img alt="{html.escape(heading.strip("# "))}" src="data:image/png;base64,'
+                 f'{base64.b64encode(png).decode()}">' for png in images]
+        body.append(render(rest))
+    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}img{max-width:100%}"
+             "table{border-collapse:collapse;font-size:12px;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 6px;"
+             "text-align:right}th{background:#f3f3f3}h2{border-bottom:1px solid #ddd;margin-top:2em}")
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")

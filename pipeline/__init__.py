@@ -5,13 +5,14 @@ Importing the package registers every Luigi task. The corpus logic lives in
 """
 from pipeline.tasks.build import BuildCINO
 from pipeline.tasks.corpus import Clean, Dedup, IdentifyLanguage, Ingest, Split, TrainLangID
-from pipeline.tasks.export import ExportHF
+from pipeline.tasks.evaluate import EvaluateClassification, EvaluateMLM, EvaluationReport
+from pipeline.tasks.export import ExportHF, PackageModel
 from pipeline.tasks.report import CorpusReport, TokenizerReport
 from pipeline.tasks.training import BinarizeLanguage, ContinuePretraining, SamplingPlan
 from pipeline.tasks.vocab import (ExternalBase, InitCheckpoint, MergeVocabulary, PruneVocabulary, StandInBase,
                                   TrainScriptTokenizer)
 
-__all__ = ["BinarizeLanguage", "BuildCINO", "Clean", "ContinuePretraining", "CorpusReport", "Dedup", "ExportHF",
-           "ExternalBase",
-           "IdentifyLanguage", "Ingest", "InitCheckpoint", "MergeVocabulary", "PruneVocabulary", "SamplingPlan", "Split",
+__all__ = ["BinarizeLanguage", "BuildCINO", "Clean", "ContinuePretraining", "CorpusReport", "Dedup",
+           "EvaluateClassification", "EvaluateMLM", "EvaluationReport", "ExportHF", "ExternalBase",
+           "IdentifyLanguage", "Ingest", "InitCheckpoint", "MergeVocabulary", "PackageModel", "PruneVocabulary", "SamplingPlan", "Split",
            "StandInBase", "TokenizerReport", "TrainLangID", "TrainScriptTokenizer"]

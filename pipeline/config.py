@@ -10,7 +10,8 @@ passes to plain code. `python -m pipeline.show_settings` prints every section, o
 default (docs/SETTINGS.md is that output; a test keeps it current).
 
 Training hyperparameters are named profiles instead, `[profile.<name>]` sections of
-luigi.cfg with every field of training.profile.TrainSettings, chosen by `[train] profile`.
+luigi.cfg with every field of training.profile.TrainSettings, chosen by `[train] profile`;
+the same profile's `[evaluation.<name>]` section holds the evaluation's (eval.protocol).
 
 Paths are resolved against the current directory; the environment variables
 CINO_WORK_DIR, CINO_DATA_ROOT, CINO_EVAL_ROOT, CINO_MANIFESTS_DIR, CINO_MIRROR_DIR,
@@ -23,6 +24,8 @@ from pathlib import Path
 import luigi
 
 from common.errors import InputError
+from common.sections import load_section
+from eval.protocol import EvaluationProfile
 from pipeline.manifest import load_catalog
 from pipeline.text.dedup import DedupSettings
 from pipeline.text.filters import FilterSettings
@@ -96,14 +99,24 @@ def settings(dataclass, **overrides):
     return dataclass(**values)
 
 
-def profile() -> TrainSettings:
-    """The training profile `[train] profile` names: its `[profile.<name>]` section of luigi.cfg."""
-    section = f"profile.{settings(LaunchSettings).profile}"
+def _profile_section(kind: str) -> tuple:
+    """({option: text}, where) of the `[<kind>.<profile>]` section `[train] profile` names."""
+    section = f"{kind}.{settings(LaunchSettings).profile}"
     parser = luigi.configuration.get_config()
     if not parser.has_section(section):
         raise InputError("[train] profile", f"no section [{section}] in luigi.cfg",
                          "use demo-cpu, cino-base or cino-large, or add the section")
-    return load_profile(dict(parser.items(section)), f"luigi.cfg [{section}]")
+    return dict(parser.items(section)), f"luigi.cfg [{section}]"
+
+
+def profile() -> TrainSettings:
+    """The training profile `[train] profile` names: its `[profile.<name>]` section of luigi.cfg."""
+    return load_profile(*_profile_section("profile"))
+
+
+def evaluation_profile() -> EvaluationProfile:
+    """The evaluation settings of the same profile: its `[evaluation.<name>]` section of luigi.cfg."""
+    return load_section(EvaluationProfile, *_profile_section("evaluation"), "[evaluation.demo-cpu]")
 
 
 def _path(value: str, env: str):

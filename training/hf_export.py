@@ -128,9 +128,11 @@ def export(model_dir, out_dir, scripts: list, base_spm_file) -> dict:
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     model = hf_model(checkpoint.load_base(model_dir / fairseq_ids.MODEL_FILE))
     spm_file = model_dir / fairseq_ids.SPM_FILE
-    rules = decode_charsmap(load_proto(spm_file).normalizer_spec.precompiled_charsmap)
-    base_rules = decode_charsmap(load_proto(base_spm_file).normalizer_spec.precompiled_charsmap)
-    charsmap, patterns = hf_normaliser(rules, base_rules, scripts)
+    charsmap = load_proto(spm_file).normalizer_spec.precompiled_charsmap
+    base_charsmap = load_proto(base_spm_file).normalizer_spec.precompiled_charsmap
+    patterns = []
+    if scripts or charsmap != base_charsmap:   # the base's own normaliser needs no split
+        charsmap, patterns = hf_normaliser(decode_charsmap(charsmap), decode_charsmap(base_charsmap), scripts)
     restore = {standin: char for script in scripts for standin, char in script.chars.restore_table().items()}
     tokenizer = hf_tokenizer(spm_file, model.config.max_position_embeddings - 2, charsmap, patterns, restore)
     model.save_pretrained(out_dir, safe_serialization=True)

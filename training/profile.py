@@ -6,9 +6,10 @@ MLM probability 0.2, Adam eps 1e-8, betas 0.9/0.999, clip 1.0, weight decay 0, s
 alpha 0.7. The effective batch is sequences per process x update_freq x world size; a
 profile states it and is refused when its parts do not multiply to it.
 """
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from common.errors import InputError
+from common.sections import load_section
 
 
 @dataclass(frozen=True)
@@ -39,27 +40,10 @@ class TrainSettings:
     seed: int
 
 
-def _convert(kind, text: str, where: str):
-    try:
-        if kind is bool:
-            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(text)
-            return text.lower() in ("true", "1", "yes")
-        return kind(text)
-    except ValueError:
-        raise InputError(where, f"expected {kind.__name__}, got {text!r}", "fix the value in luigi.cfg")
-
-
 def load_profile(values: dict, where: str) -> TrainSettings:
-    """TrainSettings from a config section's {option: text}; every field required, none unknown."""
-    names = [f.name for f in fields(TrainSettings)]
-    unknown = sorted(set(values) - set(names))
-    if unknown:
-        raise InputError(where, f"unknown option(s) {', '.join(unknown)}", f"use only: {', '.join(names)}")
-    missing = [n for n in names if n not in values]
-    if missing:
-        raise InputError(where, f"missing option(s) {', '.join(missing)}", "copy them from [profile.demo-cpu] in luigi.cfg")
-    settings = TrainSettings(**{f.name: _convert(f.type, values[f.name], f"{where} {f.name}") for f in fields(TrainSettings)})
+    """TrainSettings from a config section's {option: text}; every field required, none unknown,
+    and the batch sizes must multiply to effective_batch."""
+    settings = load_section(TrainSettings, values, where, "[profile.demo-cpu]")
     product = settings.batch_size * settings.update_freq * settings.world_size
     if product != settings.effective_batch:
         raise InputError(where, f"batch_size x update_freq x world_size = {product}, not effective_batch "

@@ -113,3 +113,31 @@ class ExportHF(LanguageListTask):
                 report.profile_markdown(config.settings(config.LaunchSettings).profile,
                                         needs["model"].stats()["settings"]["profile"]),
                 report.parity_markdown(checked)]
+
+
+class PackageModel(LanguageListTask):
+    """The trained model as it ships: the Hugging Face export with the evaluation in its model
+    card (files hard-linked from the export where the file system allows)."""
+    stage = "model"
+
+    def requires(self):
+        from pipeline.tasks.evaluate import EvaluationReport
+
+        return {"export": ExportHF(langs=self.langs), "evaluation": EvaluationReport(langs=self.langs)}
+
+    def produce(self, tmp):
+        import os
+        import shutil
+
+        export, evaluation = self.input()["export"], self.input()["evaluation"]
+        for path in sorted(export.path.iterdir()):
+            if path.name in ("README.md", "stats.json", "_SUCCESS"):
+                continue
+            try:
+                os.link(path, tmp / path.name)
+            except OSError:
+                shutil.copy(path, tmp / path.name)
+        card = (export.path / "README.md").read_text(encoding="utf-8")
+        with open_text(tmp / "README.md", "w") as handle:
+            handle.write(card + "\n" + report.evaluation_markdown(evaluation.stats()["results"]))
+        return {"export": str(export.path.relative_to(config.work_dir()))}

@@ -25,6 +25,7 @@ bench: setup
 	$(BIN)/python bench/corpus_throughput.py
 	$(BIN)/python bench/vocab_throughput.py
 	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/eval_throughput.py
 
 clean-demo:
 	rm -rf $(CINO_WORK_DIR)

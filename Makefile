@@ -11,7 +11,7 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements.txt   # every package pinned there; fairseq would pull torchaudio
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 

@@ -83,7 +83,7 @@ def child(stage: str, root: Path, langs: list, model: Path) -> dict:
         nbytes += sum(p.stat().st_size for p in inputs)
         if stage == "ingest":
             stage_dir("ingest").mkdir(parents=True)
-            lines += ingest_language(lang, inputs, stage_dir("ingest"), IngestSettings().shard_bytes)["stats"]["lines_in"]
+            lines += ingest_language(lang, inputs, stage_dir("ingest"), IngestSettings())["stats"]["lines_in"]
         elif stage == "floor":
             import fasttext
 
@@ -132,7 +132,7 @@ def train_model(root: Path, out: Path) -> Path:
     for code, lang in catalog.languages.items():
         target = out / "ingest-all" / code
         target.mkdir(parents=True)
-        ingest_language(lang, [root / "data" / s.path for s in lang.sources], target, IngestSettings().shard_bytes)
+        ingest_language(lang, [root / "data" / s.path for s in lang.sources], target, IngestSettings())
         shards[code] = sorted(target.glob("shard-*.tsv"))
     seeds = lid.collect_seeds(catalog.languages, shards, ScriptTable(catalog.scripts), catalog.scripts,
                               lid.SeedSettings())

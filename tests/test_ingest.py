@@ -9,8 +9,9 @@ from common.errors import InputError
 from common.fingerprint import sha256_file
 from common.jsonio import open_text
 from pipeline.manifest import Language, Source
-from pipeline.text.ingest import ingest_language, resolve_source
-from tests.helpers import DATA_ROOT
+from pipeline.text import ingest as ingest_module
+from pipeline.text.ingest import IngestSettings, ingest_language, resolve_source
+from tests.helpers import DATA_ROOT, REPO
 
 UG = DATA_ROOT / "ug" / "maqal.txt"
 
@@ -27,10 +28,11 @@ def language(*sources) -> Language:
                     filters={}, sources=tuple(sources), eval_sets={}, manifest="ug.yaml")
 
 
-def ingest(tmp_path, *sources, shard_bytes=1 << 20):
+def ingest(tmp_path, *sources, shard_bytes=1 << 20, **limits):
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
-    return ingest_language(language(*sources), [Path(s.path) for s in sources], out, shard_bytes), out
+    settings = IngestSettings(shard_mb=shard_bytes / 2**20, **limits)
+    return ingest_language(language(*sources), [Path(s.path) for s in sources], out, settings), out
 
 
 def shard_lines(out: Path) -> list:
@@ -161,3 +163,68 @@ def test_failed_or_corrupt_download_leaves_nothing_in_the_cache(tmp_path):
     gone = Source(**{**src.__dict__, "url": (tmp_path / "gone.txt").as_uri()})
     assert "download of" in one_line_error(lambda: resolve_source(gone, "ug.yaml", DATA_ROOT, None, cache))
     assert list(cache.iterdir()) == []
+
+
+def test_a_50_mb_line_is_rejected_with_bounded_memory(tmp_path):
+    """A 50 MB single line among real lines: counted and rejected (`line_too_long`, the first
+    200 characters in rejected.tsv), never held whole; the real lines go through."""
+    import resource
+
+    lines = UG.read_bytes().split(b"\n")[:20]
+    path = tmp_path / "huge.txt"
+    with open(path, "wb") as handle:
+        handle.write(b"\n".join(lines[:10]) + b"\n" + "ئ".encode() * (25 << 20) + b"\n" + b"\n".join(lines[10:]) + b"\n")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result, out = ingest(tmp_path, source(path))
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    stats = result["stats"]
+    assert stats["rejected"] == {"line_too_long": 1} and stats["lines_kept"] == sum(1 for l in lines if l.strip())
+    rows = (out / "rejected.tsv").read_text(encoding="utf-8").splitlines()
+    assert "line_too_long" in rows[1] and "52428801 bytes" in rows[1] and len(rows[1]) < 1000
+    assert grown_mb < 30   # the 50 MB line was never read whole
+
+
+def test_a_gzip_bomb_is_refused(tmp_path):
+    path = write(tmp_path, "bomb.txt.gz", gzip.compress(b"\n" * (200 << 20), compresslevel=9))
+    assert path.stat().st_size < 1 << 20
+    message = one_line_error(lambda: ingest(tmp_path, source(path)))
+    assert "bomb.txt.gz: gzip data expands more than 100 times" in message and "max_gzip_ratio" in message
+
+
+def test_a_path_leaving_data_root_and_a_symlink_loop_are_refused(tmp_path):
+    src = source(UG)
+    escaping = Source(**{**src.__dict__, "path": "../../etc/passwd"})
+    assert "leaves data_root" in one_line_error(lambda: resolve_source(escaping, "ug.yaml", DATA_ROOT, None, tmp_path))
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    looping = Source(**{**src.__dict__, "path": "a"})
+    assert "symlink loop" in one_line_error(lambda: resolve_source(looping, "ug.yaml", tmp_path, None, tmp_path))
+
+
+def test_a_binary_file_named_txt_is_refused(tmp_path):
+    path = write(tmp_path, "model.txt", (REPO / "tests" / "data" / "ky" / "gettext-ui.txt").read_bytes()[:100]
+                 + bytes(range(256)))
+    message = one_line_error(lambda: ingest(tmp_path, source(path)))
+    assert "model.txt:" in message and ("NUL byte" in message or "invalid UTF-8" in message)
+
+
+def test_a_source_that_changes_while_it_is_read_is_refused(tmp_path):
+    """The sha256 is taken from the bytes as they are read: a file rewritten during the read
+    does not match its manifest, and nothing is published (the Luigi test: test_dag_runs)."""
+    path = write(tmp_path, "growing.txt", UG.read_bytes())
+    src = source(path)
+
+    def append_while_reading(original=ingest_module._HashingReader.readline):
+        def readline(self, size=-1):
+            data = original(self, size)
+            if self.bytes > 1000 and not getattr(self, "appended", False):
+                with open(path, "ab") as handle:
+                    handle.write("يېڭى قۇر\n".encode())
+                self.appended = True
+            return data
+        return readline
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ingest_module._HashingReader, "readline", append_while_reading())
+        message = one_line_error(lambda: ingest(tmp_path, src))
+    assert "growing.txt: sha256 mismatch" in message

@@ -7,6 +7,7 @@ tied to them, and the output bias. Everything else is copied untouched.
 import argparse
 import os
 import pickle
+import shutil
 import sys
 from contextlib import contextmanager
 
@@ -158,6 +159,42 @@ def _with(section, **changes):
 
 def num_updates(trained: dict) -> int:
     return int(trained["optimizer_history"][-1]["num_updates"])
+
+
+def _updates_of(path) -> int:
+    return num_updates(load(path))
+
+
+def resume_point(save_dir, warn) -> int:
+    """The update a launch in `save_dir` resumes from (0: a fresh start), making sure fairseq can
+    read checkpoint_last.pt. fairseq writes it by copying the newest checkpoint_E_U.pt, not
+    atomically: a kill during the copy leaves it truncated, and every later launch would fail.
+    Then the newest readable checkpoint_E_U.pt takes its place (`warn` says so), or, if none
+    is readable, the run starts again from the initial checkpoint."""
+    from pathlib import Path
+
+    save_dir = Path(save_dir)
+    last = save_dir / "checkpoint_last.pt"
+    if not last.exists():
+        return 0
+    try:
+        return _updates_of(last)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file: truncated zip, bad pickle, ...
+        problem = f"{last} is unreadable ({type(exc).__name__}: {str(exc).splitlines()[0][:100]})"
+    candidates = sorted(save_dir.glob("checkpoint_*_*.pt"), key=lambda p: int(p.stem.rsplit("_", 1)[1]), reverse=True)
+    for candidate in candidates:
+        try:
+            updates = _updates_of(candidate)
+        except Exception:  # noqa: BLE001
+            continue
+        partial = last.with_name(last.name + ".partial")
+        shutil.copyfile(candidate, partial)
+        os.replace(partial, last)
+        warn(f"{problem}; resuming from {candidate.name} (update {updates})")
+        return updates
+    last.unlink()
+    warn(f"{problem} and no other checkpoint is readable; training starts again from the initial checkpoint")
+    return 0
 
 
 @contextmanager

@@ -43,7 +43,7 @@ def validation_history(log_file) -> dict:
 TRAIN = [sys.executable, "-m", "fairseq_cli.train"]
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Linux: the child gets SIGKILL when the process that started it dies, so a killed Luigi
     worker never leaves a fairseq run behind that would write into the resumed run's files."""
     try:
@@ -54,7 +54,7 @@ def _die_with_parent() -> None:
 
 def start(command: list, env: dict, output) -> subprocess.Popen:
     return subprocess.Popen([str(c) for c in command], stdout=output, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, **env}, preexec_fn=_die_with_parent)
+                            env={**os.environ, **env}, preexec_fn=die_with_parent)
 
 
 def run(args: list, log_file: Path, env: dict = None, on_record=None, prefix: list = None) -> int:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import luigi
 
-from common.atomic import atomic_dir, is_complete
+from common.atomic import atomic_dir, is_complete, output_lock
 from common.errors import InputError
 from common.fingerprint import fingerprint
 from common.jsonio import read_json, write_json
@@ -106,9 +106,13 @@ class StageTask(luigi.Task):
         outputs of dynamic requirements, which `self.input()` does not hold."""
         started = started or time.time()
         target = self.output_dir()
-        with atomic_dir(target) as tmp:
-            stats = {"stage": self.stage, **self.produce(tmp, **inputs), "settings": self.settings()}
-            write_json(tmp / "stats.json", stats)
+        with output_lock(target):
+            if is_complete(target):   # another process wrote it while this one waited for the lock
+                log.info("%s: written meanwhile by another run", target)
+                return
+            with atomic_dir(target) as tmp:
+                stats = {"stage": self.stage, **self.produce(tmp, **inputs), "settings": self.settings()}
+                write_json(tmp / "stats.json", stats)
         timing = config.work_dir() / "timings" / target.relative_to(config.work_dir())
         timing.parent.mkdir(parents=True, exist_ok=True)
         write_json(timing.with_suffix(".json"), {"task": self.task_id, "seconds": round(time.time() - started, 3)})

@@ -87,7 +87,7 @@ class Ingest(StageTask):
         paths = [resolve_source(s, lang.manifest, config.data_root(), config.mirror_dir(), config.download_cache())
                  for s in lang.sources]
         with Progress(None, f"ingest {lang.code}", self.report) as progress:
-            result = ingest_language(lang, paths, tmp, config.settings(IngestSettings).shard_bytes, progress)
+            result = ingest_language(lang, paths, tmp, config.settings(IngestSettings), progress)
         write_json(tmp / "shards.json", result["shards"])
         return result["stats"]
 

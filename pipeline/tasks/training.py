@@ -12,6 +12,7 @@ from dataclasses import asdict
 
 import luigi
 
+from common.atomic import output_lock
 from common.jsonio import write_json
 from eval import report
 from pipeline import config
@@ -28,6 +29,9 @@ from training.launch import LaunchSettings, launch
 from vocab.fairseq_ids import DICT_FILE, MODEL_FILE, SPM_FILE
 
 log = logging.getLogger("luigi-interface")
+LAST = "checkpoint_last.pt"
+# Profile settings that do not change the trained model (how it is launched, logged, saved).
+NOT_IN_FINGERPRINT = ("threads", "num_workers", "log_interval", "save_interval_updates", "validate_interval_updates")
 
 
 class BinarizeLanguage(StageTask):
@@ -111,7 +115,10 @@ class ContinuePretraining(LanguageListTask):
         return [self.requires()["init"], self.requires()["plan"]]
 
     def settings(self):
-        return {"profile": asdict(config.profile()), "launcher": config.settings(LaunchSettings).launcher}
+        # What changes the trained model; how it is launched and logged does not, so a job moved
+        # from torchrun to SLURM after a preemption, or given more threads, resumes its run.
+        return {"profile": {name: value for name, value in asdict(config.profile()).items()
+                            if name not in NOT_IN_FINGERPRINT}}
 
     def run_dir(self):
         return self.output_dir().with_name(self.output_dir().name + ".run")
@@ -132,7 +139,6 @@ class ContinuePretraining(LanguageListTask):
         started = time.time()
         s, launcher = config.profile(), config.settings(LaunchSettings).launcher
         run_dir, init = self.run_dir(), self.input()["init"]
-        data = self._prepare(run_dir)
 
         def on_record(kind, values):
             if kind == "train_inner":
@@ -140,21 +146,25 @@ class ContinuePretraining(LanguageListTask):
                 self.report(min(99, int(100 * done / s.max_update)),
                             f"update {done}/{s.max_update}, loss {values['loss']}")
 
-        last = run_dir / "checkpoints" / "checkpoint_last.pt"
-        if not last.exists() or checkpoint.num_updates(checkpoint.load(last)) < s.max_update:
-            # fairseq resumes from checkpoint_last.pt; launched at max_update it would still take a step
-            arch = architecture(checkpoint.load(init.model))
-            args = train_args(data, run_dir / "checkpoints", init.model, self.langs, arch, s)
-            code = launch(args, s.world_size, launcher, s.cpu, run_dir, s.threads, on_record)
-            if code != 0 or not last.exists():
-                raise RuntimeError(f"fairseq-train exited with {code}: {tail(run_dir / 'train.log')}")
-        self.write_outputs(started)
+        with output_lock(run_dir):   # one trainer per run directory, whoever started it
+            if self.complete():
+                return
+            data = self._prepare(run_dir)
+            updates = checkpoint.resume_point(run_dir / "checkpoints", log.warning)
+            if updates < s.max_update:
+                # fairseq resumes from checkpoint_last.pt; launched at max_update it would still take a step
+                arch = architecture(checkpoint.load(init.model))
+                args = train_args(data, run_dir / "checkpoints", init.model, self.langs, arch, s)
+                code = launch(args, s.world_size, launcher, s.cpu, run_dir, s.threads, on_record)
+                if code != 0 or not (run_dir / "checkpoints" / LAST).exists():
+                    raise RuntimeError(f"fairseq-train exited with {code}: {tail(run_dir / 'train.log')}")
+            self.write_outputs(started)
 
     def produce(self, tmp):
         from training import checkpoint
 
         s, run_dir, init = config.profile(), self.run_dir(), self.input()["init"]
-        trained = checkpoint.load(run_dir / "checkpoints" / "checkpoint_last.pt")
+        trained = checkpoint.load(run_dir / "checkpoints" / LAST)
         if checkpoint.num_updates(trained) < s.max_update:
             raise RuntimeError(f"training stopped at update {checkpoint.num_updates(trained)} of {s.max_update}")
         checkpoint.save(checkpoint.export(trained, run_dir), tmp / MODEL_FILE)

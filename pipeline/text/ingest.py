@@ -31,11 +31,30 @@ BOM = b"\xef\xbb\xbf"
 
 @dataclass(frozen=True)
 class IngestSettings:
-    shard_mb: float = 64.0   # MB of UTF-8 text per shard; later stages run once per (language, shard)
+    shard_mb: float = 64.0         # MB of UTF-8 text per shard; later stages run once per (language, shard)
+    max_line_kb: int = 1024        # longer lines are rejected (line_too_long): memory stays bounded
+    max_gzip_ratio: float = 100.0  # a .gz source that expands more (and past 64 MB) is refused (gzip bomb)
 
     @property
     def shard_bytes(self) -> int:
         return int(self.shard_mb * 2**20)
+
+
+def _limited_lines(stream, limit: int):
+    """(line, length in bytes) of a binary stream, each line cut to `limit` bytes: a 50 MB line
+    (or a newline-free gzip bomb) never sits in memory whole."""
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        length = len(line)
+        if length > limit and not line.endswith(b"\n"):
+            while True:   # skip the rest of the line, a block at a time
+                rest = stream.readline(1 << 20)
+                length += len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    break
+        yield line, length
 
 
 class _HashingReader:
@@ -65,7 +84,17 @@ def resolve_source(source, manifest: str, data_root, mirror_dir, cache_dir) -> P
     where = f"{manifest}: source '{source.id}'"
     if source.path:
         path = Path(source.path)
-        path = path if path.is_absolute() else Path(data_root) / path
+        if not path.is_absolute():
+            path = Path(data_root) / path
+            if ".." in Path(source.path).parts:
+                raise InputError(where, f"path {source.path} leaves data_root ({data_root})",
+                                 "give a path below data_root, or an absolute path if the file really lives elsewhere")
+        try:
+            path.resolve(strict=True)
+        except RuntimeError as exc:   # Python raises RuntimeError for a symlink loop
+            raise InputError(where, f"symlink loop at {path} ({exc})", "fix the symbolic links") from exc
+        except OSError:
+            pass   # reported below
         if not path.is_file():
             raise InputError(where, f"file not found: {path}",
                              "check the path and data_root ([cino] data_root in luigi.cfg or CINO_DATA_ROOT)")
@@ -152,19 +181,30 @@ class ShardWriter:
             self._handle = None
 
 
-def read_source(path: Path, source, manifest: str, writer: ShardWriter, ledger: Ledger, progress=None) -> dict:
+def read_source(path: Path, source, manifest: str, writer: ShardWriter, ledger: Ledger, settings: IngestSettings,
+                progress=None) -> dict:
     """Stream one source into the shard writer, counting into `ledger`; returns what is not a
     line count (bytes, sha256, invalid sequences, BOM and CRLF tallies)."""
     facts = Counter()
     gz = str(path).endswith(".gz")
+    limit, expanded = settings.max_line_kb << 10, 0
     with open(path, "rb") as raw:
         reader = _HashingReader(raw)
         stream = gzip.GzipFile(fileobj=reader) if gz else reader
         line_no = 0
         try:
-            for raw_line in stream:
+            for raw_line, length in _limited_lines(stream, limit):
                 line_no += 1
                 where = f"{path}:{line_no}"
+                expanded += length
+                if gz and expanded > max(64 << 20, settings.max_gzip_ratio * max(reader.bytes, 1)):
+                    raise InputError(path, f"gzip data expands more than {settings.max_gzip_ratio:g} times "
+                                           f"({expanded} bytes from {reader.bytes}): a gzip bomb or a damaged file",
+                                     "check the file; if it is real, raise [ingest] max_gzip_ratio")
+                if length > limit:
+                    ledger.reject(f"{source.id}:{line_no}", raw_line[:200].decode("utf-8", "replace"), "line_too_long",
+                                  f"{length} bytes (limit [ingest] max_line_kb = {settings.max_line_kb})")
+                    continue
                 raw_line = raw_line.rstrip(b"\n")
                 if raw_line.endswith(b"\r"):
                     raw_line = raw_line[:-1]
@@ -215,15 +255,15 @@ def read_source(path: Path, source, manifest: str, writer: ShardWriter, ledger: 
             "invalid_sequences": 0, **facts}
 
 
-def ingest_language(lang, paths, out_dir: Path, shard_bytes: int, progress=None) -> dict:
+def ingest_language(lang, paths, out_dir: Path, settings: IngestSettings, progress=None) -> dict:
     """Read every source of `lang` (resolved `paths`, same order) into out_dir/shard-NNNNN.tsv;
     returns {"stats": ..., "shards": [{index, file, lines, bytes}]}."""
-    writer = ShardWriter(out_dir, shard_bytes)
+    writer = ShardWriter(out_dir, settings.shard_bytes)
     per_source = {}
     with RejectionLog(out_dir / REJECTED_FILE) as rejections:
         for source, path in zip(lang.sources, paths):
             ledger = Ledger(rejections)
-            facts = read_source(Path(path), source, lang.manifest, writer, ledger, progress)
+            facts = read_source(Path(path), source, lang.manifest, writer, ledger, settings, progress)
             per_source[source.id] = {**ledger.as_stats(), **facts}
     writer.close()
     summary = totals(per_source.values())

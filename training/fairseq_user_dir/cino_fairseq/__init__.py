@@ -11,6 +11,11 @@ from fairseq.tasks import register_task
 from fairseq.tasks.multilingual_masked_lm import MultiLingualMaskedLMTask
 
 from training.command import TASK
+from training.fairseq_run import die_with_parent
+
+# Every training process loads this plugin: each dies with the process that started it
+# (torchrun, srun's step, or our launcher), so a killed Luigi worker leaves no rank behind.
+die_with_parent()
 
 
 @register_task(TASK)

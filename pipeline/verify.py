@@ -1,0 +1,37 @@
+"""`python -m pipeline.verify [--work-dir DIR] [--repair]`: check every published stage output.
+
+Every stage lists the size and sha256 of each file it wrote in `_SUCCESS`. Luigi's
+`complete()` compares the sizes on every run; this reads every byte and compares the
+sha256, so a file changed in place (a bad disk, an edit) is found too. With `--repair` the
+damaged outputs lose their `_SUCCESS`: the next run of the pipeline rebuilds them (and
+whatever depends on them) instead of trusting them. Exit code 1 when something is damaged.
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from common.atomic import SUCCESS, verify
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.verify", description=__doc__.splitlines()[0])
+    parser.add_argument("--work-dir", default=os.environ.get("CINO_WORK_DIR", "work_dir"))
+    parser.add_argument("--repair", action="store_true", help="unpublish damaged outputs so they are rebuilt")
+    args = parser.parse_args(argv)
+    outputs = sorted(p.parent for p in Path(args.work_dir).rglob(SUCCESS))
+    damaged = 0
+    for output in outputs:
+        problems = verify(output)
+        if problems:
+            damaged += 1
+            print(f"DAMAGED {output}: " + "; ".join(problems[:3]) + (" ..." if len(problems) > 3 else ""))
+            if args.repair:
+                (output / SUCCESS).unlink()
+    print(f"{len(outputs)} outputs checked, {damaged} damaged" + (" (unpublished: the next run rebuilds them)"
+                                                                     if args.repair and damaged else ""))
+    return 1 if damaged else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

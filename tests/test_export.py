@@ -22,15 +22,11 @@ def write_2019_release(model_dir, target):
     """`model_dir` (a stand-in base, current fairseq format) laid out as fairseq's 2019
     xlmr.base.tar.gz is: torch's legacy serialization, an `args` Namespace and no `cfg`, weights
     under `decoder.*` with `emb_layer_norm`, and the released dict.txt (no <mask>)."""
-    current = checkpoint.load(model_dir / MODEL_FILE)
-    state = {}
-    for key, value in current["model"].items():
-        key = "decoder." + key[len("encoder."):] if key.startswith("encoder.") else key
-        state[key.replace(".layernorm_embedding.", ".emb_layer_norm.")] = value.clone()
-    release = {"args": current["cfg"]["model"], "model": state, "optimizer_history": current["optimizer_history"],
-               "extra_state": {}, "last_optimizer_state": None}
+    from training.standin import as_2019_release
+
     target.mkdir()
-    torch.save(release, target / MODEL_FILE, _use_new_zipfile_serialization=False)
+    torch.save(as_2019_release(checkpoint.load(model_dir / MODEL_FILE)), target / MODEL_FILE,
+               _use_new_zipfile_serialization=False)
     assert "<mask>" not in (model_dir / DICT_FILE).read_text(encoding="utf-8")
     for name in (DICT_FILE, SPM_FILE):
         shutil.copy(model_dir / name, target / name)

@@ -2,6 +2,7 @@
 SIGKILL, and fairseq's distributed path with two CPU processes (gloo)."""
 import configparser
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from luigi.cmdline_parser import CmdlineParser
 
 from common.errors import InputError
 from common.jsonio import read_json
@@ -63,14 +65,31 @@ def test_every_validation_is_recorded_per_language_and_loss_falls(mini_build):
         assert first_last["last"][1] < first_last["first"][1]
 
 
-def test_sigkill_during_training_then_rerun_resumes_from_the_last_checkpoint(mini_build, tmp_path):
-    work = copy_without_training(mini_build["work"], tmp_path / "work")
-    env = {**mini_build["env"], "CINO_WORK_DIR": str(work)}
-    command = luigi_command(["ContinuePretraining", "--langs", LANGS])
+def trainer_processes(run_dir: Path) -> list:
+    """Live fairseq training processes writing into `run_dir`."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"fairseq_cli.train" in words and any(str(run_dir).encode() in w for w in words):
+            found.append(cmdline.parent.name)
+    return found
+
+
+def kill_worker_after_first_checkpoint(work: Path, env: dict, profile: str) -> dict:
+    """Start `ContinuePretraining` as a user does, SIGKILL the Luigi process (only it: its
+    trainers must die with it) once fairseq saved a checkpoint; return the run's paths."""
+    command = luigi_command(["ContinuePretraining", "--langs", LANGS, "--train-profile", profile])
     process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    paths = task_stats(mini_build["env"])  # same fingerprints, other work dir
-    run_dir = work / paths["run_dir"].relative_to(mini_build["work"])
+    with in_env({**env, "CINO_WORK_DIR": str(work)}):
+        import pipeline
+
+        with CmdlineParser.global_instance(["ContinuePretraining", "--langs", LANGS, "--train-profile", profile]):
+            task = pipeline.ContinuePretraining(langs=LANGS)
+            run_dir, final = task.run_dir(), task.output().path
     deadline = time.time() + 300
     while time.time() < deadline and process.poll() is None:
         log = run_dir / "train.log"
@@ -78,20 +97,82 @@ def test_sigkill_during_training_then_rerun_resumes_from_the_last_checkpoint(min
             break
         time.sleep(0.2)
     assert process.poll() is None, "training finished before it could be killed"
-    os.killpg(process.pid, signal.SIGKILL)
+    os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    final = work / paths["model_dir"].relative_to(mini_build["work"])
+    deadline = time.time() + 20
+    while trainer_processes(run_dir) and time.time() < deadline:
+        time.sleep(0.2)
+    assert trainer_processes(run_dir) == [], "a trainer outlived the Luigi worker that started it"
     assert not (final / "_SUCCESS").exists()  # not complete without the final model
-    done = run_luigi(["ContinuePretraining", "--langs", LANGS], env)
+    return {"run_dir": run_dir, "final": final, "command": ["ContinuePretraining", "--langs", LANGS,
+                                                               "--train-profile", profile]}
+
+
+RESUMED = re.compile(r"Loaded checkpoint \S*checkpoint_last\.pt \(epoch \d+ @ (\d+) updates\)")
+
+
+@pytest.mark.parametrize("profile,updates", [("test-cpu", 30), ("test-ddp", 6)])
+def test_sigkill_of_the_worker_stops_its_trainers_and_a_rerun_resumes(mini_build, tmp_path, profile, updates):
+    """For the local launcher with one process and with two (gloo): the trainers die with the
+    worker, and the second launch resumes from checkpoint_last.pt (fairseq also prints "Loaded
+    checkpoint" for --finetune-from-model, so the update count it names is what proves it)."""
+    work = copy_without_training(mini_build["work"], tmp_path / "work")
+    env = {**mini_build["env"], "CINO_WORK_DIR": str(work)}
+    run = kill_worker_after_first_checkpoint(work, env, profile)
+    done = run_luigi(run["command"], env)
     assert done.returncode == 0, done.stderr[-3000:]
-    resumed, uninterrupted = read_json(final / "stats.json"), paths["stats"]
-    assert resumed["num_updates"] == uninterrupted["num_updates"] == 30
-    log = (run_dir / "train.log").read_text(encoding="utf-8", errors="replace")
-    assert log.count("$ ") == 2 and "Loaded checkpoint" in log
-    for lang in LANGS.split(","):
-        a = resumed["validation_first_last"][f"valid_{lang}"]["last"][1]
-        b = uninterrupted["validation_first_last"][f"valid_{lang}"]["last"][1]
-        assert a == pytest.approx(b, rel=0.05)
+    assert read_json(run["final"] / "stats.json")["num_updates"] == updates
+    log = (run["run_dir"] / "train.log").read_text(encoding="utf-8", errors="replace")
+    second_launch = log.split("$ ")[2]
+    assert int(RESUMED.search(second_launch).group(1)) > 0
+    if profile == "test-cpu":
+        uninterrupted = task_stats(mini_build["env"])["stats"]
+        for lang in LANGS.split(","):
+            a = read_json(run["final"] / "stats.json")["validation_first_last"][f"valid_{lang}"]["last"][1]
+            assert a == pytest.approx(uninterrupted["validation_first_last"][f"valid_{lang}"]["last"][1], rel=0.05)
+
+
+def test_a_truncated_checkpoint_last_falls_back_to_the_newest_readable_one(mini_build, tmp_path):
+    """fairseq copies checkpoint_last.pt non-atomically: a kill during the copy truncates it."""
+    work = copy_without_training(mini_build["work"], tmp_path / "work")
+    env = {**mini_build["env"], "CINO_WORK_DIR": str(work)}
+    run = kill_worker_after_first_checkpoint(work, env, "test-cpu")
+    last = run["run_dir"] / "checkpoints" / "checkpoint_last.pt"
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
+    done = run_luigi(run["command"], env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (warning,) = [line for line in (done.stdout + done.stderr).splitlines() if "is unreadable" in line]
+    assert "checkpoint_last.pt is unreadable" in warning and "resuming from checkpoint_" in warning
+    assert read_json(run["final"] / "stats.json")["num_updates"] == 30
+    log = (run["run_dir"] / "train.log").read_text(encoding="utf-8", errors="replace")
+    assert int(RESUMED.search(log.split("$ ")[2]).group(1)) > 0
+
+
+def test_launch_settings_do_not_change_the_run_directory(mini_build):
+    """Moving a job to another launcher, or giving it more threads, resumes the same run."""
+    import luigi
+
+    import pipeline
+
+    with in_env(mini_build["env"]):
+        run_dir = pipeline.ContinuePretraining(langs=LANGS).run_dir()
+        parser = luigi.configuration.get_config()
+        for option, value in (("threads", "4"), ("num_workers", "2"), ("log_interval", "1"),
+                              ("save_interval_updates", "5"), ("validate_interval_updates", "5")):
+            previous = parser.get("profile.test-cpu", option)
+            parser.set("profile.test-cpu", option, value)
+            try:
+                assert pipeline.ContinuePretraining(langs=LANGS).run_dir() == run_dir, option
+            finally:
+                parser.set("profile.test-cpu", option, previous)
+        with CmdlineParser.global_instance(["ContinuePretraining", "--langs", LANGS, "--train-launcher", "slurm"]):
+            assert pipeline.ContinuePretraining(langs=LANGS).run_dir() == run_dir
+        previous = parser.get("profile.test-cpu", "lr")
+        parser.set("profile.test-cpu", "lr", "0.002")
+        try:
+            assert pipeline.ContinuePretraining(langs=LANGS).run_dir() != run_dir   # this one changes the model
+        finally:
+            parser.set("profile.test-cpu", "lr", previous)
 
 
 def test_two_process_distributed_training_on_cpu(mini_build, tmp_path):

@@ -101,3 +101,60 @@ def build_standin(vocab_dir: Path, train_files, valid_files, out_dir: Path, scra
     valid = [float(v["valid_loss"]) for kind, v in records if kind == "valid"]
     return {"encoded": encoded, "updates": settings.max_update, "train_loss_first": losses[0] if losses else None,
             "train_loss_last": losses[-1] if losses else None, "valid_loss": valid[-1] if valid else None}
+
+
+# fairseq's released XLM-R architectures (xlmr.base.tar.gz, xlmr.large.tar.gz).
+XLMR_SIZES = {
+    "base": {"arch": "roberta_base", "encoder_layers": 12, "encoder_embed_dim": 768, "encoder_ffn_embed_dim": 3072,
+             "encoder_attention_heads": 12, "max_positions": 512},
+    "large": {"arch": "roberta_large", "encoder_layers": 24, "encoder_embed_dim": 1024, "encoder_ffn_embed_dim": 4096,
+              "encoder_attention_heads": 16, "max_positions": 512},
+}
+
+
+def real_size(template: dict, size: str, seed: int = 1) -> dict:
+    """A randomly initialised checkpoint with exactly xlmr.base's or xlmr.large's architecture and
+    the vocabulary of `template` (a stand-in base checkpoint, XLM-R's 250,002 symbols), in the
+    current fairseq format: for measuring every model stage at the real size without the real
+    weights. N(0, 0.02) weights as fairseq initialises them, zero biases, unit layer norms."""
+    import argparse
+
+    import torch
+
+    shape = XLMR_SIZES[size]
+    width, ffn, vocab = shape["encoder_embed_dim"], shape["encoder_ffn_embed_dim"], \
+        template["model"]["encoder.sentence_encoder.embed_tokens.weight"].shape[0]
+    generator = torch.Generator().manual_seed(seed)
+    normal = lambda *dims: torch.randn(*dims, generator=generator) * 0.02  # noqa: E731
+    norm = lambda prefix: {f"{prefix}.weight": torch.ones(width), f"{prefix}.bias": torch.zeros(width)}  # noqa: E731
+    linear = lambda prefix, out, inp: {f"{prefix}.weight": normal(out, inp), f"{prefix}.bias": torch.zeros(out)}  # noqa: E731
+    encoder = "encoder.sentence_encoder."
+    embed = normal(vocab, width)
+    positions = normal(shape["max_positions"] + 2, width)
+    positions[1] = 0   # the padding position
+    state = {f"{encoder}embed_tokens.weight": embed, f"{encoder}embed_positions.weight": positions,
+             **norm(f"{encoder}layernorm_embedding")}
+    for i in range(shape["encoder_layers"]):
+        layer = f"{encoder}layers.{i}."
+        for projection in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            state.update(linear(f"{layer}self_attn.{projection}", width, width))
+        state.update({**norm(f"{layer}self_attn_layer_norm"), **linear(f"{layer}fc1", ffn, width),
+                      **linear(f"{layer}fc2", width, ffn), **norm(f"{layer}final_layer_norm")})
+    state.update({"encoder.lm_head.weight": embed, "encoder.lm_head.bias": torch.zeros(vocab),
+                  **linear("encoder.lm_head.dense", width, width), **norm("encoder.lm_head.layer_norm")})
+    args = argparse.Namespace(**{**vars(template["cfg"]["model"]), **shape, "max_source_positions": shape["max_positions"],
+                                 "tokens_per_sample": shape["max_positions"], "_name": shape["arch"]})
+    return {**template, "cfg": {**template["cfg"], "model": args}, "model": state,
+            "optimizer_history": [{**template["optimizer_history"][-1], "num_updates": 0}]}
+
+
+def as_2019_release(checkpoint: dict) -> dict:
+    """A current-format checkpoint laid out as fairseq's 2019 XLM-R release is: an `args`
+    Namespace and no `cfg`, weights under `decoder.*` with `emb_layer_norm` (save it with
+    torch.save(..., _use_new_zipfile_serialization=False), the legacy serialization)."""
+    state = {}
+    for key, value in checkpoint["model"].items():
+        key = "decoder." + key[len("encoder."):] if key.startswith("encoder.") else key
+        state[key.replace(".layernorm_embedding.", ".emb_layer_norm.")] = value
+    return {"args": checkpoint["cfg"]["model"], "model": state, "optimizer_history": checkpoint["optimizer_history"],
+            "extra_state": {}, "last_optimizer_state": None}

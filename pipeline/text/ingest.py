@@ -40,6 +40,23 @@ class IngestSettings:
         return int(self.shard_mb * 2**20)
 
 
+class _ExpansionGuard:
+    """A gzip stream that refuses to expand more than `ratio` times its compressed bytes (past
+    64 MB): a small file that decompresses to gigabytes is refused while it is being read."""
+
+    def __init__(self, stream, compressed: "_HashingReader", ratio: float, path):
+        self.stream, self.compressed, self.ratio, self.path, self.expanded = stream, compressed, ratio, path, 0
+
+    def readline(self, size=-1):
+        data = self.stream.readline(size)
+        self.expanded += len(data)
+        if self.expanded > max(64 << 20, self.ratio * max(self.compressed.bytes, 1)):
+            raise InputError(self.path, f"gzip data expands more than {self.ratio:g} times ({self.expanded} bytes "
+                                        f"from {self.compressed.bytes}): a gzip bomb or a damaged file",
+                             "check the file; if it is real, raise [ingest] max_gzip_ratio")
+        return data
+
+
 def _limited_lines(stream, limit: int):
     """(line, length in bytes) of a binary stream, each line cut to `limit` bytes: a 50 MB line
     (or a newline-free gzip bomb) never sits in memory whole."""
@@ -187,20 +204,15 @@ def read_source(path: Path, source, manifest: str, writer: ShardWriter, ledger: 
     line count (bytes, sha256, invalid sequences, BOM and CRLF tallies)."""
     facts = Counter()
     gz = str(path).endswith(".gz")
-    limit, expanded = settings.max_line_kb << 10, 0
+    limit = settings.max_line_kb << 10
     with open(path, "rb") as raw:
         reader = _HashingReader(raw)
-        stream = gzip.GzipFile(fileobj=reader) if gz else reader
+        stream = _ExpansionGuard(gzip.GzipFile(fileobj=reader), reader, settings.max_gzip_ratio, path) if gz else reader
         line_no = 0
         try:
             for raw_line, length in _limited_lines(stream, limit):
                 line_no += 1
                 where = f"{path}:{line_no}"
-                expanded += length
-                if gz and expanded > max(64 << 20, settings.max_gzip_ratio * max(reader.bytes, 1)):
-                    raise InputError(path, f"gzip data expands more than {settings.max_gzip_ratio:g} times "
-                                           f"({expanded} bytes from {reader.bytes}): a gzip bomb or a damaged file",
-                                     "check the file; if it is real, raise [ingest] max_gzip_ratio")
                 if length > limit:
                     ledger.reject(f"{source.id}:{line_no}", raw_line[:200].decode("utf-8", "replace"), "line_too_long",
                                   f"{length} bytes (limit [ingest] max_line_kb = {settings.max_line_kb})")

@@ -3,8 +3,9 @@
 Every stage lists the size and sha256 of each file it wrote in `_SUCCESS`. Luigi's
 `complete()` compares the sizes on every run; this reads every byte and compares the
 sha256, so a file changed in place (a bad disk, an edit) is found too. With `--repair` the
-damaged outputs lose their `_SUCCESS`: the next run of the pipeline rebuilds them (and
-whatever depends on them) instead of trusting them. Exit code 1 when something is damaged.
+damaged outputs lose their `_SUCCESS`: the next run that needs them rebuilds them instead of
+trusting them (outputs built from them before the damage stay valid: every stage is
+deterministic). Exit code 1 when something is damaged.
 """
 import argparse
 import os
@@ -28,7 +29,7 @@ def main(argv=None) -> int:
             print(f"DAMAGED {output}: " + "; ".join(problems[:3]) + (" ..." if len(problems) > 3 else ""))
             if args.repair:
                 (output / SUCCESS).unlink()
-    print(f"{len(outputs)} outputs checked, {damaged} damaged" + (" (unpublished: the next run rebuilds them)"
+    print(f"{len(outputs)} outputs checked, {damaged} damaged" + (" (unpublished: a run that needs them rebuilds them)"
                                                                      if args.repair and damaged else ""))
     return 1 if damaged else 0
 

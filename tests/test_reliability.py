@@ -16,6 +16,7 @@ from common.atomic import SUCCESS, verify
 from tests.helpers import REPO, build_corpus, error_lines, in_env, luigi_command, run_luigi
 
 TARGET = ["CorpusReport", "--langs", "bo,mn,ug"]
+SHARING = ["--worker-keep-alive", "--retcode-already-running", "0", "--retcode-not-run", "0"]
 
 
 def produced(work: Path) -> dict:
@@ -77,8 +78,11 @@ def test_a_changed_or_truncated_published_file_is_rebuilt_not_trusted(corpus, tm
         assert not pipeline.Clean(lang="bo", shard=0).complete()   # sizes: checked on every run
         assert pipeline.Split(lang="mn").complete()                # same size: only verify can tell
     subprocess.run([sys.executable, "-m", "pipeline.verify", "--work-dir", work, "--repair"], cwd=REPO, check=False)
-    done = run_luigi(TARGET, env)
-    assert done.returncode == 0, done.stderr[-3000:]
+    # Outputs built from the good files stay valid (the stages are deterministic); the damaged
+    # ones are rebuilt by the next run that needs them.
+    for args in (["Split", "--lang", "mn"], ["Clean", "--lang", "bo", "--shard", "0"]):
+        done = run_luigi(args, env)
+        assert done.returncode == 0 and "Did not run any tasks" not in done.stderr, done.stderr[-3000:]
     assert train.read_bytes() == original
     assert produced(work) == corpus["reference"]
 
@@ -86,7 +90,7 @@ def test_a_changed_or_truncated_published_file_is_rebuilt_not_trusted(corpus, tm
 def test_a_full_disk_is_one_clear_error_and_damages_nothing(corpus, tmp_path):
     mount = tmp_path / "small"
     mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(mount)], capture_output=True).returncode:
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40k", "tmpfs", str(mount)], capture_output=True).returncode:
         pytest.skip("a tmpfs cannot be mounted here (needs root): the full-disk case is not exercised")
     try:
         env = {**corpus["env"], "CINO_WORK_DIR": str(mount / "work")}
@@ -127,20 +131,23 @@ def luigid(tmp_path):
 
 
 def worker(scheduler: list) -> list:
-    """A worker as on a cluster node: it waits for tasks other workers hold instead of leaving."""
+    """A worker as on a cluster node (cino.sbatch): it waits for tasks other workers hold instead of
+    leaving, and tasks that others ran are no failure (`--no-lock`: here the "nodes" share one
+    machine, where Luigi refuses identical command lines)."""
     return [str(Path(sys.executable).parent / "luigi"), "--module", "pipeline", *TARGET, "--workers", "1",
-            "--worker-keep-alive", "--worker-wait-interval", "0.5", *scheduler]
+            *SHARING, "--worker-wait-interval", "0.5", "--no-lock", *scheduler]
 
 
 def test_racing_workers_under_a_central_scheduler_run_every_task_once(corpus, luigid, tmp_path):
     env = {**corpus["env"], "CINO_WORK_DIR": str(tmp_path / "work")}
     logs = [tmp_path / f"worker{i}.log" for i in range(3)]
     workers = [start(worker(luigid), env, log) for log in logs]
-    assert [w.wait(timeout=900) for w in workers] == [0, 0, 0], logs[0].read_text()[-2000:]
-    ran = [line.split("running", 1)[1].strip() for log in logs for line in log.read_text().splitlines()
-           if " running   " in line]
+    codes = [w.wait(timeout=900) for w in workers]
+    assert codes == [0, 0, 0], (codes, [log.read_text()[-1500:] for log in logs])
+    ran = [line.split(" done ", 1)[1].strip() for log in logs for line in log.read_text().splitlines()
+           if ") done   " in line]
     assert len(ran) == len(set(ran)) > 10   # every task once, spread over the workers
-    assert sum(1 for log in logs if " running   " in log.read_text()) >= 2
+    assert sum(1 for log in logs if ") done   " in log.read_text()) >= 2
     assert produced(Path(env["CINO_WORK_DIR"])) == corpus["reference"]
 
 

@@ -9,10 +9,10 @@ from pipeline.tasks.evaluate import EvaluateClassification, EvaluateMLM, Evaluat
 from pipeline.tasks.export import ExportHF, PackageModel
 from pipeline.tasks.report import CorpusReport, TokenizerReport
 from pipeline.tasks.training import BinarizeLanguage, ContinuePretraining, SamplingPlan
-from pipeline.tasks.vocab import (ExternalBase, InitCheckpoint, MergeVocabulary, PruneVocabulary, StandInBase,
-                                  TrainScriptTokenizer)
+from pipeline.tasks.vocab import (ExternalBase, InitCheckpoint, MergeVocabulary, PruneVocabulary, RealSizeBase,
+                                  StandInBase, TrainScriptTokenizer)
 
 __all__ = ["BinarizeLanguage", "BuildCINO", "Clean", "ContinuePretraining", "CorpusReport", "Dedup",
            "EvaluateClassification", "EvaluateMLM", "EvaluationReport", "ExportHF", "ExternalBase",
-           "IdentifyLanguage", "Ingest", "InitCheckpoint", "MergeVocabulary", "PackageModel", "PruneVocabulary", "SamplingPlan", "Split",
+           "IdentifyLanguage", "Ingest", "InitCheckpoint", "MergeVocabulary", "PackageModel", "PruneVocabulary", "RealSizeBase", "SamplingPlan", "Split",
            "StandInBase", "TokenizerReport", "TrainLangID", "TrainScriptTokenizer"]

@@ -45,6 +45,11 @@ def reference(mini_build):
     return mini_build
 
 
+def outputs(work: Path) -> set:
+    """The published stage outputs (`<stage>/<name>`): wall times and the writers' lock files aside."""
+    return {p for p in work.glob("*/*") if p.parent.name != "timings" and p.suffix != ".lock"}
+
+
 def test_every_filtering_stage_accounts_for_every_line(reference):
     work = reference["work"]
     checked = 0
@@ -132,7 +137,7 @@ def test_changed_threshold_reruns_exactly_what_depends_on_it(tmp_path):
     work = Path(env["CINO_WORK_DIR"])
     with in_env(env):
         assert luigi.build([CorpusReport(langs="bo,mn")], local_scheduler=True, log_level="WARNING")
-    before = {p for p in work.glob("*/*") if p.parent.name != "timings"}
+    before = outputs(work)
     manifest = Path(env["CINO_MANIFESTS_DIR"]) / "bo.yaml"
     doc = yaml.safe_load(manifest.read_text(encoding="utf-8"))
     doc["filters"] = {"min_chars": 40}
@@ -145,7 +150,7 @@ def test_changed_threshold_reruns_exactly_what_depends_on_it(tmp_path):
         assert not any(task.complete() for task in stale)
         assert luigi.build([CorpusReport(langs="bo,mn")], local_scheduler=True, log_level="WARNING")
         assert Clean(lang="bo", shard=0).output().stats()["rejected"]["too_short"] > 0
-    added = {p for p in work.glob("*/*") if p.parent.name != "timings"} - before
+    added = outputs(work) - before
     assert sorted(p.parent.name for p in added) == ["clean", "corpus_report", "dedup", "split"]
     assert all(p.name.startswith("bo") for p in added if p.parent.name != "corpus_report")
 

@@ -16,7 +16,7 @@ from common.atomic import SUCCESS, verify
 from tests.helpers import REPO, build_corpus, error_lines, in_env, luigi_command, run_luigi
 
 TARGET = ["CorpusReport", "--langs", "bo,mn,ug"]
-SHARING = ["--worker-keep-alive", "--retcode-already-running", "0", "--retcode-not-run", "0"]
+SHARING = ["--worker-keep-alive", "--retcode-already-running", "0", "--retcode-not-run", "0", "--retcode-missing-data", "0"]
 
 
 def produced(work: Path) -> dict:

@@ -10,12 +10,12 @@ with both models to prove it (with min_count > 1 it reports the lines that chang
 """
 import multiprocessing
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2 as pb
 
+from common.ranges import line_ranges, range_lines
 from vocab.pieces import NORMAL
 
 
@@ -25,29 +25,6 @@ class PruneSettings:
     keep_single_chars: bool = True
     workers: int = 2
     chunk_mb: int = 8
-
-
-def chunks(files, chunk_bytes: int) -> list:
-    """[(path, start, end)] byte ranges that start and end at line boundaries."""
-    ranges = []
-    for path in files:
-        size = Path(path).stat().st_size
-        with open(path, "rb") as handle:
-            start = 0
-            while start < size:
-                handle.seek(min(start + chunk_bytes, size))
-                handle.readline()
-                end = min(handle.tell(), size)
-                ranges.append((str(path), start, end))
-                start = end
-    return ranges
-
-
-def _read_lines(path: str, start: int, end: int) -> list:
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        data = handle.read(end - start)
-    return [line for line in data.decode("utf-8").split("\n") if line]
 
 
 _models = {}
@@ -61,14 +38,14 @@ def _model(model_file: str) -> spm.SentencePieceProcessor:
 
 def _count(job) -> np.ndarray:
     model_file, size, (path, start, end) = job
-    ids = _model(model_file).encode(_read_lines(path, start, end))
+    ids = _model(model_file).encode(range_lines(path, start, end))
     flat = np.fromiter((i for line in ids for i in line), dtype=np.int64)
     return np.bincount(flat, minlength=size)
 
 
 def _differing(job) -> tuple:
     merged_file, pruned_file, (path, start, end) = job
-    lines = _read_lines(path, start, end)
+    lines = range_lines(path, start, end)
     merged = _model(merged_file).encode(lines, out_type=str)
     pruned = _model(pruned_file).encode(lines, out_type=str)
     return len(lines), sum(a != b for a, b in zip(merged, pruned))
@@ -85,7 +62,7 @@ def _pool_map(function, jobs, workers: int, progress=None):
 def count_pieces(model_file, files, settings: PruneSettings, progress=None) -> np.ndarray:
     """How often each piece (SentencePiece id) occurs in the best segmentation of every line."""
     size = _model(str(model_file)).get_piece_size()
-    jobs = [(str(model_file), size, c) for c in chunks(files, settings.chunk_mb << 20)]
+    jobs = [(str(model_file), size, c) for c in line_ranges(files, settings.chunk_mb << 20)]
     return sum(_pool_map(_count, jobs, settings.workers, progress), np.zeros(size, dtype=np.int64))
 
 
@@ -104,7 +81,7 @@ def prune(merged: pb.ModelProto, counts: np.ndarray, settings: PruneSettings) ->
 
 def verify(merged_file, pruned_file, files, settings: PruneSettings) -> dict:
     """Encode every line with both models: how many lines get different pieces."""
-    jobs = [(str(merged_file), str(pruned_file), c) for c in chunks(files, settings.chunk_mb << 20)]
+    jobs = [(str(merged_file), str(pruned_file), c) for c in line_ranges(files, settings.chunk_mb << 20)]
     lines = differing = 0
     for n, d in _pool_map(_differing, jobs, settings.workers):
         lines, differing = lines + n, differing + d

@@ -212,7 +212,8 @@ class Dedup(StageTask):
         return [Clean(lang=self.lang, shard=0)]  # all shards share Clean's fingerprint
 
     def settings(self):
-        return {"dedup": asdict(config.settings(DedupSettings)), "shingle": _script(self.lang).shingle}
+        dedup = {k: v for k, v in asdict(config.settings(DedupSettings)).items() if k not in ("workers", "chunk_mb")}
+        return {"dedup": dedup, "shingle": _script(self.lang).shingle}   # how many processes: not the result
 
     def shards(self) -> dict:
         """The per-shard tasks whose outputs Dedup reads (known once Ingest has run)."""

@@ -235,3 +235,38 @@ class InitCheckpoint(LanguageListTask):
         for name in (DICT_FILE, SPM_FILE, IDMAP_FILE):
             shutil.copy(pruned / name, tmp / name)
         return {"strategy": settings.embedding_init, "rows": stats, "embedding_shape": list(weight.shape)}
+
+
+class RealSizeBase(StageTask):
+    """A randomly initialised base with exactly xlmr.base's or xlmr.large's architecture and XLM-R's
+    real vocabulary, in the 2019 release's layout or the current fairseq format: what
+    bench/model_scale.py measures every model stage on (`[vocab] base_model_dir` = its output).
+    Built on demand, cached under the work dir like every stage."""
+    stage = "real_size_base"
+    output_class = XlmrDir
+    size = luigi.ChoiceParameter(choices=("base", "large"))
+    layout = luigi.ChoiceParameter(choices=("current", "2019"), default="current")
+
+    def scope(self):
+        return f"xlmr-{self.size}-{self.layout}"
+
+    def requires(self):
+        return StandInBase()
+
+    def produce(self, tmp):
+        import torch
+
+        from training import checkpoint
+        from training.standin import XLMR_SIZES, as_2019_release, real_size
+
+        template = self.input()
+        self.report(10, f"initialising an xlmr.{self.size}-sized model")
+        model = real_size(checkpoint.load(template.model), self.size)
+        if self.layout == "2019":
+            torch.save(as_2019_release(model), tmp / MODEL_FILE, _use_new_zipfile_serialization=False)
+        else:
+            checkpoint.save(model, tmp / MODEL_FILE)
+        for name in (DICT_FILE, SPM_FILE):
+            shutil.copy(template.path / name, tmp / name)
+        return {"size": self.size, "layout": self.layout, "architecture": XLMR_SIZES[self.size],
+                "parameters": sum(t.numel() for k, t in model["model"].items() if k != "encoder.lm_head.weight")}

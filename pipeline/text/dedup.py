@@ -12,6 +12,7 @@ the lines and writes one 64-bit key per line and band to scratch files; pass 2 s
 band at a time (16 bytes per line); pass 3 streams the lines again and writes the kept ones.
 """
 import hashlib
+import multiprocessing
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from common.jsonio import open_text
+from common.ranges import line_ranges, range_lines
 from common.units import units
-from pipeline.text.lines import REJECTED_FILE, Ledger, RejectionLog, read_shard, read_shards, write_pair
+from pipeline.text.lines import REJECTED_FILE, Ledger, RejectionLog, read_shard, write_pair
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class DedupSettings:
     num_perm: int = 100
     bands: int = 10
     seed: int = 1234
+    workers: int = 2          # processes for the signature pass (the result does not depend on it)
+    chunk_mb: int = 4         # text per job of the signature pass
 
     @property
     def rows(self) -> int:
@@ -70,31 +74,33 @@ def exact_key(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
 
 
-def _write_keys(shard_paths, scratch: Path, hasher: MinHasher, progress, chunk_shingles: int = 20_000) -> int:
-    """Pass 1: exact and band keys per line into scratch files; returns the line count."""
-    files = [open(scratch / "exact.u64", "wb")] + [open(scratch / f"band{b}.u64", "wb")
-                                                   for b in range(hasher.settings.bands)]
-    count, batch, batch_shingles = 0, [], 0
+def _range_keys(job) -> tuple:
+    """(exact keys, band keys) of the lines of one byte range of a shard, in a worker process."""
+    path, start, end, shingle, settings = job
+    hasher = MinHasher(shingle, settings)
+    texts = [line.split("\t", 1)[1] for line in range_lines(path, start, end)]
+    exact = np.asarray([exact_key(t) for t in texts], dtype=np.uint64)
+    bands, batch = [], 2000   # lines per vectorised signature batch
+    for first in range(0, len(texts), batch):
+        bands.append(hasher.band_keys(texts[first:first + batch]))
+    return exact, np.concatenate(bands) if bands else np.zeros((0, settings.bands), dtype=np.uint64)
 
-    def flush():
-        np.asarray([exact_key(t) for t in batch], dtype=np.uint64).tofile(files[0])
-        keys = hasher.band_keys(batch)
-        for b in range(hasher.settings.bands):
-            np.ascontiguousarray(keys[:, b]).tofile(files[b + 1])
-        batch.clear()
 
+def _write_keys(shard_paths, scratch: Path, shingle: int, settings: DedupSettings, progress) -> int:
+    """Pass 1: exact and band keys per line into scratch files, in corpus order, computed by
+    `settings.workers` processes over byte ranges of the shards; returns the line count."""
+    files = [open(scratch / "exact.u64", "wb")] + [open(scratch / f"band{b}.u64", "wb") for b in range(settings.bands)]
+    jobs = [(path, start, end, shingle, settings) for path, start, end in line_ranges(shard_paths, settings.chunk_mb << 20)]
+    count = 0
     try:
-        for _, text in read_shards(shard_paths):
-            batch.append(text)
-            batch_shingles += len(text)
-            count += 1
-            if batch_shingles >= chunk_shingles:
-                flush()
-                batch_shingles = 0
-            if progress:
-                progress.update(1)
-        if batch:
-            flush()
+        with multiprocessing.get_context("fork").Pool(max(1, settings.workers)) as pool:
+            for exact, keys in pool.imap(_range_keys, jobs):
+                exact.tofile(files[0])
+                for b in range(settings.bands):
+                    np.ascontiguousarray(keys[:, b]).tofile(files[b + 1])
+                count += len(exact)
+                if progress:
+                    progress.update(len(exact))
     finally:
         for handle in files:
             handle.close()
@@ -134,8 +140,8 @@ def _union(parent: np.ndarray, a: int, b: int) -> None:
 def dedup_language(shard_paths, out_dir: Path, scratch: Path, shingle: int, settings: DedupSettings,
                    progress=None) -> dict:
     """Keep the first line of every group of exact or near duplicates; shards keep their layout."""
-    hasher = MinHasher(shingle, settings)
-    n = _write_keys(shard_paths, scratch, hasher, progress)
+    MinHasher(shingle, settings)   # refuses settings that do not split into bands, before any work
+    n = _write_keys(shard_paths, scratch, shingle, settings, progress)
     parent = np.arange(n, dtype=np.int64)
     exact_dup = _link_equal_keys(np.fromfile(scratch / "exact.u64", dtype=np.uint64), parent)
     for b in range(settings.bands):

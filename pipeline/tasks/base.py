@@ -80,10 +80,16 @@ class StageTask(luigi.Task):
         """Tasks whose fingerprints feed this one (default: the static requirements)."""
         return luigi.task.flatten(self.requires())
 
-    def fingerprint(self) -> str:
-        """Recomputed on every call (cheap): luigi caches task instances, settings may change."""
-        return fingerprint(self.stage, self.version, self.settings(),
-                           [task.fingerprint() for task in self.upstream()])
+    def fingerprint(self, known: dict = None) -> str:
+        """Recomputed on every call: luigi caches task instances, and settings may change between
+        calls. `known` ({task_id: fingerprint}) is shared by one walk of the upstream graph, so each
+        task in it is fingerprinted once per call, not once per path to it (tens of thousands of
+        settings() calls for BuildCINO otherwise: a finished DAG took a minute to check)."""
+        known = {} if known is None else known
+        if self.task_id not in known:
+            known[self.task_id] = fingerprint(self.stage, self.version, self.settings(),
+                                              [task.fingerprint(known) for task in self.upstream()])
+        return known[self.task_id]
 
     def output_dir(self) -> Path:
         return config.work_dir() / self.stage / f"{self.scope()}-{self.fingerprint()}"

@@ -61,7 +61,7 @@ class ExternalBase(luigi.Task):
                          "point [vocab] base_model_dir (or CINO_BASE_MODEL_DIR) at an extracted xlmr.base or "
                          "xlmr.large, or leave it empty to build the stand-in")
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, known: dict = None) -> str:
         root = self.output().path
         stamps = [(name, (root / name).stat().st_size, (root / name).stat().st_mtime_ns)
                   for name in XlmrDir.FILES if (root / name).exists()]

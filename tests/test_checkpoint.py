@@ -87,3 +87,30 @@ def test_same_mlm_logits_as_the_base_for_every_kept_token(tiny_base, vocabulary,
             base_logits = base.model(base_tokens.unsqueeze(0))[0][0]
             new_logits = new.model(new_tokens.unsqueeze(0))[0][0]
         assert torch.allclose(new_logits[:, new_cols], base_logits[:, base_cols], atol=1e-5)
+
+
+def test_a_real_size_stand_in_has_xlmr_base_architecture_in_both_layouts(tiny_base, tmp_path):
+    """RealSizeBase's model: exactly xlmr.base's shapes on XLM-R's vocabulary; fairseq loads it
+    strictly, and its 2019-release layout reads back (load_base) to the same weights."""
+    from training.standin import as_2019_release, real_size
+
+    model = real_size(checkpoint.load(tiny_base / "model.pt"), "base")
+    state = model["model"]
+    assert state[checkpoint.EMBED].shape == (250_002, 768)
+    assert len({key.split(".")[3] for key in state if ".layers." in key}) == 12
+    assert state["encoder.sentence_encoder.layers.11.fc1.weight"].shape == (3072, 768)
+    parameters = sum(t.numel() for key, t in state.items() if key != checkpoint.LM_WEIGHT)   # tied to EMBED
+    # transformers' xlm-roberta-base has 278,043,648: the same encoder, plus a pooler (590,592) and a
+    # token-type row (768) fairseq lacks, less the LM head's dense, norm and bias (842,130)
+    assert parameters == 278_043_648 - 590_592 - 768 + 842_130
+    current, release = tmp_path / "current", tmp_path / "release.pt"
+    current.mkdir()
+    checkpoint.save(model, current / "model.pt")
+    for name in ("dict.txt", "sentencepiece.bpe.model"):
+        shutil.copy(tiny_base / name, current / name)
+    hub = checkpoint.hub_model(current)   # strict state-dict load into fairseq's roberta_base
+    assert sum(1 for _ in hub.model.encoder.sentence_encoder.layers) == 12
+    torch.save(as_2019_release(model), release, _use_new_zipfile_serialization=False)
+    upgraded = checkpoint.load_base(release)["model"]
+    assert sorted(upgraded) == sorted(state)
+    assert all(torch.equal(upgraded[key], state[key]) for key in state)

@@ -1,7 +1,7 @@
 """training/slurm/cino.sbatch on a real single-node SLURM cluster (slurmctld + slurmd + munge from
 Debian's packages, started by ../shared/tools/slurm/start-slurm.sh): a preemption mid-training
-(`scontrol requeue`) resumes from the last checkpoint and ends where an uninterrupted run
-ends; a job whose data stages fail ends with a non-zero exit code that `scontrol` reports."""
+(`scontrol requeue`) resumes from the last checkpoint and ends with the model an uninterrupted run
+ends with, byte for byte; a job whose data stages fail ends with a non-zero exit code that `scontrol` reports."""
 import os
 import re
 import shutil
@@ -80,16 +80,14 @@ def test_a_preempted_job_resumes_from_its_last_checkpoint(slurm, mini_build, tmp
     resumed_at = int(RESUMED.search(launches[1]).group(1))
     assert resumed_at >= 10   # from the checkpoint, not from scratch
     (stats,) = (tmp_path / "work").glob("train/*/stats.json")
-    (reference,) = mini_build["work"].glob("train/*/stats.json")
-    resumed, uninterrupted = read_json(stats), read_json(reference)
-    assert resumed["num_updates"] == uninterrupted["num_updates"] == 30
-    for lang in ("bo", "mn", "ug"):   # training after a resume is close to, not identical with, an uninterrupted run
-        a, b = (s["validation_first_last"][f"valid_{lang}"]["last"][1] for s in (resumed, uninterrupted))
-        assert a == pytest.approx(b, rel=0.05)
-    for stage in ("split", "prune_vocab", "init_checkpoint", "binarize", "sampling_plan"):   # deterministic stages
+    assert read_json(stats)["num_updates"] == 30
+    # Every artifact, the trained model included, is byte-identical to the uninterrupted run's:
+    # fairseq restores the data iterator and the random states from checkpoint_last.pt.
+    for stage in ("split", "prune_vocab", "init_checkpoint", "binarize", "sampling_plan", "train"):
         for produced in (tmp_path / "work" / stage).rglob("*"):
-            if produced.is_file() and not produced.name.endswith(".lock"):
-                assert produced.read_bytes() == (mini_build["work"] / produced.relative_to(tmp_path / "work")).read_bytes()
+            relative = produced.relative_to(tmp_path / "work")
+            if produced.is_file() and produced.suffix != ".lock" and not relative.parts[1].endswith(".run"):
+                assert produced.read_bytes() == (mini_build["work"] / relative).read_bytes(), relative
     text = output.read_text(errors="replace")
     assert text.count("cino.sbatch: job") == 3 and "restart=1" in text   # start, restart, done
     print("SLURM preemption timeline (s after submit): " + ", ".join(

@@ -125,11 +125,10 @@ def test_sigkill_of_the_worker_stops_its_trainers_and_a_rerun_resumes(mini_build
     log = (run["run_dir"] / "train.log").read_text(encoding="utf-8", errors="replace")
     second_launch = log.split("$ ")[2]
     assert int(RESUMED.search(second_launch).group(1)) > 0
-    if profile == "test-cpu":
-        uninterrupted = task_stats(mini_build["env"])["stats"]
-        for lang in LANGS.split(","):
-            a = read_json(run["final"] / "stats.json")["validation_first_last"][f"valid_{lang}"]["last"][1]
-            assert a == pytest.approx(uninterrupted["validation_first_last"][f"valid_{lang}"]["last"][1], rel=0.05)
+    if profile == "test-cpu":   # one process: the resumed model is the uninterrupted one, byte for byte
+        uninterrupted = task_stats(mini_build["env"])["model_dir"]
+        for name in ("model.pt", "stats.json"):
+            assert (run["final"] / name).read_bytes() == (uninterrupted / name).read_bytes(), name
 
 
 def test_a_truncated_checkpoint_last_falls_back_to_the_newest_readable_one(mini_build, tmp_path):

@@ -86,15 +86,16 @@ def model_only(checkpoint: dict) -> dict:
     return slim
 
 
-def _relative(value, prefix: str):
+def _relative(value, prefix: str, replacement: str = "."):
+    """`value` (a configuration) with the path `prefix` written as `replacement` wherever it occurs."""
     if isinstance(value, argparse.Namespace):
-        return argparse.Namespace(**_relative(vars(value), prefix))
+        return argparse.Namespace(**_relative(vars(value), prefix, replacement))
     if isinstance(value, dict):
-        return {k: _relative(v, prefix) for k, v in value.items()}
+        return {k: _relative(v, prefix, replacement) for k, v in value.items()}
     if isinstance(value, list):
-        return [_relative(v, prefix) for v in value]
+        return [_relative(v, prefix, replacement) for v in value]
     if isinstance(value, str) and prefix in value:
-        return value.replace(prefix, ".")
+        return value.replace(prefix, replacement)
     return value
 
 
@@ -139,10 +140,16 @@ def replace_vocabulary(checkpoint: dict, weight: torch.Tensor, bias: torch.Tenso
     return {**model_only(checkpoint), "model": state}
 
 
-def export(trained: dict, run_dir, task: str = "multilingual_masked_lm") -> dict:
+def export(trained: dict, run_dir, work_dir, task: str = "multilingual_masked_lm") -> dict:
     """A final model for `XLMRModel.from_pretrained`: portable, naming fairseq's own task and
-    no plugin directory, so loading it needs nothing of this project."""
+    no plugin directory, so loading it needs nothing of this project. Its bytes do not depend on
+    where the work dir is (other paths in it, the initial checkpoint's, are written as
+    `$CINO_WORK_DIR/...`) nor on how often training was interrupted: fairseq appends one
+    optimizer-history entry per launch, and only the last one (the final update count, what
+    fairseq reads) is kept, so a resumed run's model equals an uninterrupted run's."""
     final = portable(trained, run_dir)
+    final["cfg"] = _relative(final["cfg"], str(work_dir), "$CINO_WORK_DIR")
+    final["optimizer_history"] = final["optimizer_history"][-1:]
     legacy = isinstance(final["cfg"]["task"], argparse.Namespace)  # legacy tasks name themselves in `task`
     renamed = {"_name": task, "task": task} if legacy else {"_name": task}
     final["cfg"] = {**final["cfg"], "task": _with(final["cfg"]["task"], **renamed),

@@ -167,7 +167,7 @@ class ContinuePretraining(LanguageListTask):
         trained = checkpoint.load(run_dir / "checkpoints" / LAST)
         if checkpoint.num_updates(trained) < s.max_update:
             raise RuntimeError(f"training stopped at update {checkpoint.num_updates(trained)} of {s.max_update}")
-        checkpoint.save(checkpoint.export(trained, run_dir), tmp / MODEL_FILE)
+        checkpoint.save(checkpoint.export(trained, run_dir, config.work_dir()), tmp / MODEL_FILE)
         for name in (DICT_FILE, SPM_FILE):
             shutil.copy(init.path / name, tmp / name)
         history = validation_history(run_dir / "train.log")

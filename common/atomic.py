@@ -18,6 +18,7 @@ import fcntl
 import logging
 import os
 import shutil
+import socket
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,7 +42,7 @@ def _recorded(path: Path):
         listing = read_json(path / SUCCESS)
     except (OSError, ValueError):
         return None
-    if not isinstance(listing, dict) or not all(isinstance(v, dict) and "bytes" in v for v in listing.values()):
+    if not isinstance(listing, dict) or not all(isinstance(v, dict) and {"bytes", "sha256"} <= v.keys() for v in listing.values()):
         return None
     return listing
 
@@ -78,15 +79,27 @@ def verify(path) -> list:
 
 @contextmanager
 def output_lock(final):
-    """Hold the exclusive lock of one output (waits for another process that holds it)."""
+    """Hold the exclusive lock of one output (waits for another process that holds it). The
+    holder writes its host and pid into the lock file, so a wait names whom it waits for.
+    The lock is only as good as the file system's flock: on a cluster, the work dir must be on
+    one whose locks every node sees (NFSv4, or Lustre/BeeGFS mounted with global flock)."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    with open(final.with_name(final.name + ".lock"), "a") as handle:
+    with open(final.with_name(final.name + ".lock"), "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            log.info("Waiting for another process that is writing %s", final)
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            log.info("Waiting for %s, which is writing %s", holder, final)
             fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as exc:   # ENOLCK, EOPNOTSUPP, ENOSYS: a file system without flock
+            raise InputError(final.parent, f"the file system does not support file locks ({exc.strerror})",
+                             "put the work dir ([cino] work_dir, CINO_WORK_DIR) on a file system with flock "
+                             "locks that every node sees (NFSv4; Lustre or BeeGFS mounted with flock)") from exc
+        handle.truncate(0)
+        handle.write(f"{socket.gethostname()} pid {os.getpid()}\n")
+        handle.flush()
         yield
 
 

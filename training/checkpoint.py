@@ -94,8 +94,8 @@ def _relative(value, prefix: str, replacement: str = "."):
         return {k: _relative(v, prefix, replacement) for k, v in value.items()}
     if isinstance(value, list):
         return [_relative(v, prefix, replacement) for v in value]
-    if isinstance(value, str) and prefix in value:
-        return value.replace(prefix, replacement)
+    if isinstance(value, str):   # whole path components only: /scratch/w is not in /scratch/w2
+        return replacement if value == prefix else value.replace(prefix.rstrip("/") + "/", replacement + "/")
     return value
 
 

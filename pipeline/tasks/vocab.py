@@ -269,4 +269,4 @@ class RealSizeBase(StageTask):
         for name in (DICT_FILE, SPM_FILE):
             shutil.copy(template.path / name, tmp / name)
         return {"size": self.size, "layout": self.layout, "architecture": XLMR_SIZES[self.size],
-                "parameters": sum(t.numel() for k, t in model["model"].items() if k != "encoder.lm_head.weight")}
+                "parameters": sum(t.numel() for k, t in model["model"].items() if k != checkpoint.LM_WEIGHT)}   # tied to the embeddings

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.manifest import load_scripts
-from pipeline.text.normalize import Normalizer
+from pipeline.text.normalize import VIEW, Normalizer
 from tests.helpers import unescape
 
 GOLDEN = Path(__file__).parent / "golden" / "normalize.tsv"
@@ -55,3 +55,9 @@ def test_invisible_characters_outside_a_script_are_dropped():
 def test_unknown_step_is_refused():
     with pytest.raises(ValueError, match="unknown normalisation step"):
         Normalizer(["nfkc_everything"])
+
+
+def test_the_composed_table_is_applied_to_every_character():
+    # Normalizer applies its table with a regular expression of the keys, not str.translate.
+    everything = "".join(chr(cp) for cp in range(0x30000) if not 0xD800 <= cp <= 0xDFFF) + "\U000E0001\U000E007F"
+    assert VIEW.rewrite(everything) == everything.translate(VIEW.table)

@@ -33,3 +33,16 @@ def test_script_ratio_counts_numbers_against_the_script():
 def test_unknown_letters_are_their_own_group():
     script, share, _ = TABLE.dominant(units("Ελληνικά κείμενα"))
     assert script is None and share == 1.0
+
+
+def test_units_fast_path_agrees_with_the_unicode_rule_on_every_character():
+    # units() takes `re` for lines within the BMP and `regex` otherwise: both must cut alike.
+    from common.units import _UNIT
+    bmp = "".join(chr(cp) for cp in range(0x10000) if not 0xD800 <= cp <= 0xDFFF)
+    assert units(bmp) == _UNIT.findall(bmp)
+    astral = "𠀀𠀁 ab𝐀𝐁 ᠤ 😀x"
+    assert units(astral) == _UNIT.findall(astral) == ["𠀀", "𠀁", "ab𝐀𝐁", "ᠤ", "x"]
+
+
+def test_a_unit_opening_with_a_digit_takes_its_first_letters_script():
+    assert TABLE.share(units("3ئۇيغۇر 2010 تىلى"), "Arab") == (1.0, 2)

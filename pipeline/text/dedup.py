@@ -107,34 +107,41 @@ def _write_keys(shard_paths, scratch: Path, shingle: int, settings: DedupSetting
     return count
 
 
-def _link_equal_keys(keys: np.ndarray, parent: np.ndarray) -> np.ndarray:
-    """Union every line with the first (lowest-index) line sharing its key; returns the
-    mask of lines whose key occurred before them."""
+def _link_equal_keys(keys: np.ndarray, roots: np.ndarray) -> np.ndarray:
+    """Join every line to the first (lowest-index) line sharing its key, in `roots` (each
+    line's group, named by the group's lowest index); returns the mask of lines whose key
+    occurred before them."""
     order = np.argsort(keys, kind="stable")
     ordered = keys[order]
     repeat = np.zeros(len(keys), dtype=bool)
     repeat[1:] = ordered[1:] == ordered[:-1]
     group_first = np.maximum.accumulate(np.where(repeat, 0, np.arange(len(keys))))
-    for member, first in zip(order[repeat], order[group_first[repeat]]):
-        _union(parent, int(first), int(member))
+    _join(roots, order[group_first[repeat]], order[repeat])
     seen_before = np.zeros(len(keys), dtype=bool)
     seen_before[order[repeat]] = True
     return seen_before
 
 
-def _find(parent: np.ndarray, x: int) -> int:
-    root = x
-    while parent[root] != root:
-        root = parent[root]
-    while parent[x] != root:
-        parent[x], x = root, parent[x]
-    return root
-
-
-def _union(parent: np.ndarray, a: int, b: int) -> None:
-    ra, rb = _find(parent, a), _find(parent, b)
-    if ra != rb:  # the lower index stays the root: the first line of a group is kept
-        parent[max(ra, rb)] = min(ra, rb)
+def _join(roots: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    """Merge the groups of lines a[i] and b[i], for all i at once: each pass points every
+    group root touched by a differing pair at the lower of the two roots, then lets every
+    line jump to its root, until no pair differs. A group's root is always its lowest index,
+    so the result does not depend on the order of the pairs (a Python union-find over
+    millions of repeated lines was most of dedup's time at 10x)."""
+    while True:
+        ra, rb = roots[a], roots[b]
+        differ = ra != rb
+        if not differ.any():
+            return
+        a, b, ra, rb = a[differ], b[differ], ra[differ], rb[differ]
+        lower = np.minimum(ra, rb)
+        np.minimum.at(roots, ra, lower)
+        np.minimum.at(roots, rb, lower)
+        while True:   # pointer jumping: every line to its group's root
+            jumped = roots[roots]
+            if np.array_equal(jumped, roots):
+                break
+            roots[:] = jumped
 
 
 def dedup_language(shard_paths, out_dir: Path, scratch: Path, shingle: int, settings: DedupSettings,
@@ -142,16 +149,10 @@ def dedup_language(shard_paths, out_dir: Path, scratch: Path, shingle: int, sett
     """Keep the first line of every group of exact or near duplicates; shards keep their layout."""
     MinHasher(shingle, settings)   # refuses settings that do not split into bands, before any work
     n = _write_keys(shard_paths, scratch, shingle, settings, progress)
-    parent = np.arange(n, dtype=np.int64)
-    exact_dup = _link_equal_keys(np.fromfile(scratch / "exact.u64", dtype=np.uint64), parent)
+    roots = np.arange(n, dtype=np.int64)
+    exact_dup = _link_equal_keys(np.fromfile(scratch / "exact.u64", dtype=np.uint64), roots)
     for b in range(settings.bands):
-        _link_equal_keys(np.fromfile(scratch / f"band{b}.u64", dtype=np.uint64), parent)
-    roots = parent.copy()
-    while True:  # pointer jumping: every line points at its group's first line
-        jumped = roots[roots]
-        if np.array_equal(jumped, roots):
-            break
-        roots = jumped
+        _link_equal_keys(np.fromfile(scratch / f"band{b}.u64", dtype=np.uint64), roots)
     removed_roots = set(np.unique(roots[roots != np.arange(n)]).tolist())
     root_refs = {}
     with RejectionLog(out_dir / REJECTED_FILE) as rejections:

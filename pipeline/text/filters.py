@@ -38,7 +38,7 @@ class Doc:
 
 def repetition(seq: list, n: int) -> float:
     """Share of the n-grams of units `seq` that repeat an earlier n-gram of the line (0 = none)."""
-    grams = [tuple(seq[i:i + n]) for i in range(len(seq) - n + 1)]
+    grams = list(zip(*(seq[i:] for i in range(n))))
     if len(grams) < 2:
         return 0.0
     return 1.0 - len(set(grams)) / len(grams)

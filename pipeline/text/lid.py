@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from common.jsonio import open_text
 from common.units import units
 from pipeline.text.lines import KEPT_FILE, REJECTED_FILE, Ledger, Reject, RejectionLog, read_shard, read_shards, write_pair
-from pipeline.text.markup import STRIPPERS
+from pipeline.text.markup import strip_any_markup
 from pipeline.text.normalize import VIEW
 
 MODEL_FILE = "model.bin"   # the classifier in TrainLangID's output
@@ -36,9 +36,9 @@ def lid_units(text: str) -> list:
     normalisation of every script (pipeline.text.normalize.VIEW: presentation forms, precomposed
     Tibetan, full-width letters, invisible characters), lower case, digits as 0. Han characters
     and Tibetan syllables are units, so word n-grams mean something."""
-    for strip in STRIPPERS.values():
-        text = strip(text)
-    return units(_DIGITS.sub("0", VIEW(text).lower()))
+    text = strip_any_markup(text)
+    # Spaces do not matter here (units are what is between them): rewrite, not VIEW(text).
+    return units(_DIGITS.sub("0", VIEW.rewrite(text).lower()))
 
 
 def lid_view(text: str) -> str:

@@ -59,6 +59,16 @@ def strip_gettext(text: str) -> str:
 
 
 STRIPPERS = {"wiki": strip_wiki, "html": strip_html, "gettext": strip_gettext}
+_ANY_MARK = re.compile(r"[{\['$_<&%]")   # every character some stripper above looks for
+
+
+def strip_any_markup(text: str) -> str:
+    """Every stripper in turn, for text of unknown markup (language ID's view of a line)."""
+    if not _ANY_MARK.search(text):
+        return text
+    for strip in STRIPPERS.values():
+        text = strip(text)
+    return text
 
 
 def strip_markup(text: str, kinds) -> str:

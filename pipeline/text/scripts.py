@@ -7,24 +7,28 @@ Two measures, both over a line's units (common.units.units):
   script's ranges (cleaning filter), so numbers, Latin words and foreign text lower it.
 """
 import bisect
+import sys
 import unicodedata
 from collections import Counter
 from operator import itemgetter
 
 _first = itemgetter(0)
+UNIT_MEMO = 200_000   # units (words, syllables) whose script is remembered: a few tens of MB
 
 
 class _Memo(dict):
-    """A dict that computes a missing character's value once: `map(memo.__getitem__, chars)`
-    then runs in C for every character seen before (per-character Python calls were most of
-    language ID's and cleaning's time). Keys are characters, so it stays small."""
+    """A dict that computes a missing key's value: `map(memo.__getitem__, keys)` then runs in C
+    for every key seen before (a Python call per character or unit was most of language ID's and
+    cleaning's time). Keeps at most `limit` keys, so that memory stays flat on any corpus."""
 
-    def __init__(self, compute):
+    def __init__(self, compute, limit: int):
         super().__init__()
-        self._compute = compute
+        self._compute, self._limit = compute, limit
 
-    def __missing__(self, ch: str):
-        value = self[ch] = self._compute(ch)
+    def __missing__(self, key: str):
+        value = self._compute(key)
+        if len(self) < self._limit:
+            self[key] = value
         return value
 
 
@@ -33,8 +37,9 @@ class ScriptTable:
         spans = sorted((lo, hi, code) for code, script in scripts.items() for lo, hi in script.ranges)
         self._starts = [lo for lo, _, _ in spans]
         self._spans = spans
-        self._scripts = _Memo(self._find_script)
-        self._letters = _Memo(self._find_letter_script)
+        self._scripts = _Memo(self._find_script, sys.maxunicode + 1)
+        self._letters = _Memo(self._find_letter_script, sys.maxunicode + 1)
+        self._units = _Memo(self._find_unit_script, UNIT_MEMO)
 
     def _find_script(self, ch: str):
         i = bisect.bisect_right(self._starts, ord(ch)) - 1
@@ -50,16 +55,13 @@ class ScriptTable:
         """Script code of a character, or None outside every range."""
         return self._scripts[ch]
 
+    def _find_unit_script(self, unit: str):
+        return next((s for s in map(self._letters.__getitem__, unit) if s is not None), None)
+
     def unit_scripts(self, seq: list) -> list:
         """The script of each unit's first letter ("" for a letter of no known script), None
         for a unit without letters."""
-        letters = self._letters
-        heads = list(map(letters.__getitem__, map(_first, seq)))
-        if None in heads:
-            # Units that open with a digit or a mark: look further for their first letter.
-            heads = [head if head is not None else next((s for s in map(letters.__getitem__, unit) if s is not None), None)
-                     for unit, head in zip(seq, heads)]
-        return heads
+        return list(map(self._units.__getitem__, seq))
 
     def dominant(self, seq: list):
         """(script code or None, its share of the units `seq`, number of units with letters)."""

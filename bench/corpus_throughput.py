@@ -10,10 +10,19 @@ rather than the deduplicated ones, so that it too sees 10x the lines at 10x. The
 lines plus raw fastText `predict` on them (the language-ID model trained at 1x), and each
 stage's lines/s is printed as a ratio to it. Memory should stay flat from 1x to 10x: every
 stage streams; dedup keeps 16 bytes per line of index.
+
+Then the corpus half runs as users run it, `luigi --module pipeline CorpusReport --langs ...
+--workers 2`, on the same data in a fresh work dir: its wall time, and per language the
+seconds its tasks took (work_dir/timings: ingest, language ID and cleaning per shard, dedup,
+split; they overlap with two workers, so they add up to more than the wall time). Shared:
+the language-ID classifier and the ingest of the languages it is trained from that were not
+chosen.
 """
 import argparse
 import json
+import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,6 +36,7 @@ from common.jsonio import write_json  # noqa: E402
 from pipeline.manifest import load_catalog  # noqa: E402
 
 STAGES = ("ingest", "floor", "langid", "clean", "dedup", "split")
+HALF = ("ingest", "langid", "clean", "dedup", "split")   # the work dirs of one language's corpus half
 
 
 def build_data(root: Path, langs: list, scale: int) -> Path:
@@ -121,6 +131,27 @@ def child(stage: str, root: Path, langs: list, model: Path) -> dict:
     return {"stage": stage, "lines": lines, "mb": nbytes / 2**20, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}
 
 
+def corpus_half(root: Path, langs: list, workers: int) -> dict:
+    """`luigi ... CorpusReport` over `langs` on root's data: wall time and task seconds per language."""
+    work = root / "work"
+    env = {**os.environ, "CINO_DATA_ROOT": str(root / "data"), "CINO_MANIFESTS_DIR": str(root / "manifests"),
+           "CINO_WORK_DIR": str(work)}
+    command = [str(Path(sys.executable).parent / "luigi"), "--module", "pipeline", "CorpusReport",
+               "--langs", ",".join(langs), "--workers", str(workers), "--local-scheduler"]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    seconds = {}
+    for timing in (work / "timings").rglob("*.json"):
+        stage, name = timing.relative_to(work / "timings").parts[:2]
+        lang = name.split("-")[0] if stage in HALF and name.split("-")[0] in langs else "shared"
+        if stage != "corpus_report":
+            seconds[lang] = seconds.get(lang, 0.0) + json.loads(timing.read_text())["seconds"]
+    return {"wall": wall, "task_seconds": dict(sorted(seconds.items()))}
+
+
 def train_model(root: Path, out: Path) -> Path:
     """The language-ID classifier, trained as TrainLangID does, from the 1x ingest of all manifests."""
     from pipeline.text import lid
@@ -147,6 +178,7 @@ def main() -> None:
     parser.add_argument("--langs", default="bo,mn,ug")
     parser.add_argument("--scales", default="1,10")
     parser.add_argument("--dir", default="/tmp/cino-bench")
+    parser.add_argument("--workers", type=int, default=2, help="Luigi workers of the corpus-half run")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -156,7 +188,7 @@ def main() -> None:
         return
     base = Path(args.dir)
     shutil.rmtree(base, ignore_errors=True)
-    rows = []
+    rows, halves = [], {}
     model = None
     for scale in [int(s) for s in args.scales.split(",")]:
         root = base / f"x{scale}"
@@ -166,8 +198,13 @@ def main() -> None:
         for stage in STAGES:
             result = run_child(__file__, ["--child", stage, "--dir", str(root), "--langs", args.langs, "--model", str(model)])
             rows.append({"scale": scale, **result})
+        for stage in (*STAGES, "scratch"):   # per-stage outputs: not needed any more, disk for the next scale
+            shutil.rmtree(root / stage, ignore_errors=True)
+        halves[scale] = corpus_half(root, langs, args.workers)
+        shutil.rmtree(root, ignore_errors=True)
     print_results(rows)
-    write_json(base / "results.json", rows)
+    print_halves(halves, langs, args.workers)
+    write_json(base / "results.json", {"stages": rows, "corpus_half": halves})
 
 
 def print_results(rows: list) -> None:
@@ -176,6 +213,14 @@ def print_results(rows: list) -> None:
         [str(r["scale"]), r["stage"], str(r["lines"]), f"{r['mb']:.1f}", f"{r['seconds']:.2f}",
          f"{r['lines'] / r['seconds']:.0f}", f"{r['mb'] / r['seconds']:.2f}",
          f"{r['lines'] / r['seconds'] / floor[r['scale']]:.3f}", f"{r['peak_rss_mb']:.0f}"] for r in rows])
+
+
+def print_halves(halves: dict, langs: list, workers: int) -> None:
+    print(f"\ncorpus half, luigi CorpusReport --workers {workers}: wall seconds, task seconds per language")
+    columns = [*langs, "shared"]
+    print_table(["scale", "wall s", *columns], [
+        [str(scale), f"{half['wall']:.1f}", *(f"{half['task_seconds'].get(c, 0.0):.1f}" for c in columns)]
+        for scale, half in halves.items()])
 
 
 if __name__ == "__main__":

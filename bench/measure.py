@@ -1,4 +1,5 @@
-"""Shared by the benchmarks: peak memory of a process image, and child-process runs."""
+"""Shared by the benchmarks: peak memory of a process image, child-process runs, and the
+plain fairseq-train command a training run of ours logged."""
 import json
 import subprocess
 import sys
@@ -27,3 +28,10 @@ def print_table(headers: list, rows: list) -> None:
     print("  ".join(h.rjust(w) for h, w in zip(headers, widths)))
     for row in rows:
         print("  ".join(cell.rjust(w) for cell, w in zip(row, widths)))
+
+
+def logged_fairseq_command(run_dir: Path, save_dir: Path) -> list:
+    """The fairseq-train command line our run wrote to run_dir/train.log (its first launch), saving
+    checkpoints to `save_dir` instead: plain fairseq with identical arguments on identical data."""
+    logged = (run_dir / "train.log").read_text(encoding="utf-8").split("$ ", 1)[1].splitlines()[0].split(" ")
+    return [arg if arg != str(run_dir / "checkpoints") else str(save_dir) for arg in logged]

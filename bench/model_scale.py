@@ -30,8 +30,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.measure import print_table  # noqa: E402
+from bench.measure import logged_fairseq_command, print_table  # noqa: E402
 from tests.helpers import build_corpus  # noqa: E402  (real text, truncated, manifests rewritten)
+from training.launch import environment  # noqa: E402
 
 LANGS = "bo,mn,ug"
 SHARED = REPO.parent / "shared"
@@ -103,11 +104,10 @@ def one_size(size: str, root: Path, corpus: dict) -> list:
     measured(luigi("SamplingPlan", "--langs", LANGS, "--workers", "2"), env)
     training = measured(luigi("ContinuePretraining", "--langs", LANGS), env)
     (run_dir,) = [p for p in work.glob("train/*.run") if p.is_dir()]
-    args = (run_dir / "train.log").read_text(encoding="utf-8").split("$ ", 1)[1].splitlines()[0].split(" ")
     plain_dir = root / f"plain-{size}"
     shutil.rmtree(plain_dir, ignore_errors=True)
-    args = [a if a != str(run_dir / "checkpoints") else str(plain_dir) for a in args]
-    floor = measured(args, {**env, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "OMP_NUM_THREADS": "2"})
+    floor = measured(logged_fairseq_command(run_dir, plain_dir), {**env, **environment(threads=2)})
+    shutil.rmtree(plain_dir, ignore_errors=True)
     rows.append(("3 updates (ContinuePretraining)", training, floor))
     export = measured(luigi("ExportHF", "--langs", LANGS), env)
     (trained,) = [p for p in work.glob("train/*") if p.is_dir() and not p.name.endswith(".run")]

@@ -10,17 +10,18 @@ import re
 
 import regex
 
+from common.charclass import char_class
+
 _HAN = r"\p{Han}"
 _UNIT_CHAR = r"[[\p{L}\p{M}\p{N}\u200c\u200d\u180e\u202f]--\p{Han}]"
 _UNIT = regex.compile(f"{_HAN}|{_UNIT_CHAR}+", regex.V1)
 
 
 def _bmp_class(pattern: str) -> str:
-    """The Basic Multilingual Plane characters of a `regex` character class, as an `re` class."""
+    """The Basic Multilingual Plane characters of a `regex` character class, as an `re` class
+    (surrogates left out: they are no characters of text)."""
     bmp = "".join(chr(cp) for cp in range(0x10000) if not 0xD800 <= cp <= 0xDFFF)
-    spans = [(ord(bmp[m.start()]), ord(bmp[m.end() - 1]))
-             for m in regex.finditer(f"{pattern}+", bmp, regex.V1)]
-    return "[" + "".join(f"\\u{lo:04x}-\\u{hi:04x}" for lo, hi in spans) + "]"
+    return char_class(regex.findall(pattern, bmp, regex.V1))
 
 
 # The same rule for lines without characters beyond U+FFFF (nearly all), in `re`, which tests

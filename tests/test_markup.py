@@ -24,3 +24,13 @@ def test_gettext_formats_and_mnemonics():
 def test_no_markup_leaves_text_untouched():
     text = "  {{x}} <b> %s  "
     assert strip_markup(text, []) == text
+
+
+def test_text_without_any_mark_character_is_left_to_itself():
+    # strip_any_markup skips lines without one of these characters: every stripper must too.
+    from pipeline.text.markup import STRIPPERS, _ANY_MARK
+    text = "".join(chr(cp) for cp in range(0x3000) if not _ANY_MARK.match(chr(cp)))
+    for strip in STRIPPERS.values():
+        assert strip(text) == text
+    for ch in "{['$_<&%":
+        assert _ANY_MARK.match(ch)

@@ -26,6 +26,7 @@ import numpy as np
 import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2 as pb
 
+from common.charclass import char_class
 from vocab.codepoints import ScriptChars
 
 RULES_VERSION = 3   # bump when the rules generated for a script change
@@ -148,9 +149,9 @@ class ScriptRewrite:
         invisible character beside a letter becomes what the cleaning makes of it; then the
         context steps. Joiners go first: an invisible character between a letter and a joiner
         keeps the joiner out of the letter's context, as the longest-match rules do."""
-        letters = _char_class(self.chars.letters())
+        letters = char_class(self.chars.letters())
         joiners = self.chars.joiners()
-        near = _char_class([*joiners, *self.chars.restore_table()])   # joiners already replaced count too
+        near = char_class([*joiners, *self.chars.restore_table()])   # joiners already replaced count too
         result = [(f"(?<={letters}){j}|(?<={letters}{near}){j}|{j}(?={letters})|{j}(?={near}{letters})", standin)
                   for j, standin in ((j, self.chars.standin_table()[ord(j)]) for j in joiners)]
         by_target = {}
@@ -158,23 +159,9 @@ class ScriptRewrite:
             if x not in joiners and self.rewrite(x) != x:
                 by_target.setdefault(self.rewrite(x), []).append(x)
         for target, chars in sorted(by_target.items()):
-            invisible = _char_class(chars)
+            invisible = char_class(chars)
             result.append((f"(?<={letters}){invisible}|{invisible}(?={letters})", target))
         return result + list(self.context_patterns)
-
-
-def _char_class(chars) -> str:
-    """A regex character class of `chars` (literal characters and ranges, valid for Python's re
-    and Oniguruma alike)."""
-    points = sorted({ord(ch) for ch in chars})
-    spans, start = [], None
-    for i, cp in enumerate(points):
-        start = cp if start is None else start
-        if i + 1 == len(points) or points[i + 1] != cp + 1:
-            spans.append((start, cp))
-            start = None
-    literal = lambda cp: "\\" + chr(cp) if chr(cp) in "\\]^-[" else chr(cp)  # noqa: E731
-    return "[" + "".join(literal(a) if a == b else f"{literal(a)}-{literal(b)}" for a, b in spans) + "]"
 
 
 def script_rules(script: ScriptRewrite, rules: dict = None) -> dict:

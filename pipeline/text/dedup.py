@@ -5,7 +5,8 @@ Exact: a 64-bit BLAKE2b of the cleaned line. Near: MinHash over script-aware shi
 with LSH banding: two lines whose signatures agree on every row of some band are
 linked; bands x rows = num_perm, and the Jaccard similarity at which linking becomes
 likely is about (1/bands)^(1/rows) (0.79 for the default 10 x 10). Linked lines form
-groups (union-find); the first line of a group in corpus order is kept.
+groups (connected components, found for all lines at once: see `_join`); the first line of a
+group in corpus order is kept.
 
 Memory stays bounded: signatures are never held for the whole corpus. Pass 1 streams
 the lines and writes one 64-bit key per line and band to scratch files; pass 2 sorts one

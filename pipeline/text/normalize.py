@@ -16,6 +16,7 @@ import re
 import sys
 import unicodedata
 
+from common.charclass import char_class
 from vocab.codepoints import script_chars
 from vocab.normalizer import ScriptRewrite
 
@@ -123,19 +124,6 @@ def _through(tables: list, text: str) -> str:
     return text
 
 
-def _char_class(code_points) -> re.Pattern:
-    """A pattern matching any one of `code_points` (as ranges, so re can use a bitmap)."""
-    spans = []
-    for cp in sorted(code_points):
-        if spans and spans[-1][1] == cp - 1:
-            spans[-1][1] = cp
-        else:
-            spans.append([cp, cp])
-    if not spans:
-        return re.compile("(?!)")   # matches nothing
-    return re.compile("[" + "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in spans) + "]")
-
-
 class Normalizer:
     """Normalise one line for a script: invisible characters, the script's steps, spaces."""
 
@@ -155,16 +143,18 @@ class Normalizer:
             invisible[cp] = " " if spacing else None
         # The invisible characters and the leading character-for-character steps, composed into
         # one table applied in one pass (four passes were most of language ID's time), by a
-        # regular expression of its keys: they are rare in text, and re finds them about 4x
-        # faster than str.translate looks up every character.
+        # regular expression of its keys: most lines hold none or a few of them, which re finds
+        # about 4x faster than str.translate looks up every character. (A line made of them,
+        # presentation forms from a PDF say, is about 3x slower this way; splitting the two cases
+        # cost more on ordinary text than it saved.)
         leading = list(itertools.takewhile(lambda name: name in CHARACTER_MAPS, steps))
         tables = [invisible] + [CHARACTER_MAPS[name] for name in leading]
         self.table = {cp: _through(tables, chr(cp)) for cp in set().union(*tables)}
-        self._mapped = _char_class(self.table)
+        self._mapped = re.compile(char_class(map(chr, self.table)))
         self.steps = [STEPS[s] for s in steps[len(leading):]]
 
     def _replace(self, match) -> str:
-        return self.table[ord(match.group())] or ""
+        return self.table[ord(match.group())]
 
     def rewrite(self, text: str) -> str:
         """Invisible characters and the script's steps, spaces left as they are."""

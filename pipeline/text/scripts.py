@@ -13,21 +13,23 @@ from collections import Counter
 from operator import itemgetter
 
 _first = itemgetter(0)
-UNIT_MEMO = 200_000   # units (words, syllables) whose script is remembered: a few tens of MB
+UNIT_MEMO = 200_000   # units (words, syllables) of up to UNIT_MEMO_CHARS whose script is remembered:
+UNIT_MEMO_CHARS = 24  # at most about 40 MB
 
 
 class _Memo(dict):
     """A dict that computes a missing key's value: `map(memo.__getitem__, keys)` then runs in C
     for every key seen before (a Python call per character or unit was most of language ID's and
-    cleaning's time). Keeps at most `limit` keys, so that memory stays flat on any corpus."""
+    cleaning's time). Keeps at most `limit` keys of at most `longest` characters (units have
+    no length limit), so that its memory is bounded on any corpus."""
 
-    def __init__(self, compute, limit: int):
+    def __init__(self, compute, limit: int, longest: int = 1):
         super().__init__()
-        self._compute, self._limit = compute, limit
+        self._compute, self._limit, self._longest = compute, limit, longest
 
     def __missing__(self, key: str):
         value = self._compute(key)
-        if len(self) < self._limit:
+        if len(key) <= self._longest and len(self) < self._limit:
             self[key] = value
         return value
 
@@ -39,7 +41,7 @@ class ScriptTable:
         self._spans = spans
         self._scripts = _Memo(self._find_script, sys.maxunicode + 1)
         self._letters = _Memo(self._find_letter_script, sys.maxunicode + 1)
-        self._units = _Memo(self._find_unit_script, UNIT_MEMO)
+        self._units = _Memo(self._find_unit_script, UNIT_MEMO, UNIT_MEMO_CHARS)
 
     def _find_script(self, ch: str):
         i = bisect.bisect_right(self._starts, ord(ch)) - 1

@@ -83,6 +83,8 @@ def test_mapped_weights_give_fairseqs_logits(tiny_base):
     ids = hub.encode("中文的句子和한국어 문장")
     with torch.no_grad():
         assert torch.equal(hub.model(ids.unsqueeze(0))[0], model(input_ids=ids.unsqueeze(0)).logits)
+    # fairseq ties the LM head's projection to the embeddings; so must the export (one copy in the file)
+    assert model.lm_head.decoder.weight is model.roberta.embeddings.word_embeddings.weight
 
 
 @pytest.fixture(scope="module")

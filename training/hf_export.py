@@ -30,7 +30,7 @@ def hf_config(model_cfg, vocab_size: int):
         vocab_size=vocab_size, hidden_size=get("encoder_embed_dim"), num_hidden_layers=get("encoder_layers"),
         num_attention_heads=get("encoder_attention_heads"), intermediate_size=get("encoder_ffn_embed_dim"),
         max_position_embeddings=get("max_positions") + 2,   # fairseq's positions start after the padding index
-        type_vocab_size=1, pad_token_id=fairseq_ids.PAD_ID, bos_token_id=0, eos_token_id=2, hidden_act="gelu", layer_norm_eps=1e-5,
+        type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2, hidden_act="gelu", layer_norm_eps=1e-5,
         hidden_dropout_prob=get("dropout"), attention_probs_dropout_prob=get("attention_dropout"),
         tie_word_embeddings=True)
 
@@ -85,6 +85,7 @@ def hf_model(checkpoint: dict):
     config = hf_config(checkpoint["cfg"]["model"], state[f"{ENCODER}embed_tokens.weight"].shape[0])
     with no_init_weights():   # every weight is loaded below (strict): a random init would be wasted seconds
         model = XLMRobertaForMaskedLM(config)
+    model.tie_weights()   # skipped with the init above: the LM head's projection is the embedding matrix
     mapped = hf_state(state, config.num_hidden_layers)
     mapped["lm_head.decoder.bias"] = mapped["lm_head.bias"]   # transformers ties the decoder's bias to lm_head.bias
     missing, unexpected = model.load_state_dict(mapped, strict=False)
@@ -164,7 +165,7 @@ def fairseq_ids_of(hub, text: str, mask: str = fairseq_ids.MASK) -> list:
                                                   add_if_not_exist=False).long().tolist()
 
 
-def parity(model_dir, hf_dir, texts: dict, logit_lines: int = 2) -> dict:
+def parity(model_dir, hf_dir, texts: dict, logit_lines: int) -> dict:
     """The Hugging Face export against fairseq, on `texts` ({name: [lines]}): token ids of the
     tokenizer against fairseq's on every line, and the largest absolute difference of the MLM
     logits on the first `logit_lines` lines of each text (the same ids into both models, one
@@ -194,15 +195,17 @@ def parity(model_dir, hf_dir, texts: dict, logit_lines: int = 2) -> dict:
 
 def max_logit_difference(fairseq_model, hf_model, id_lists: list) -> float:
     """Largest absolute difference of the two models' MLM logits on the token ids `id_lists`,
-    run as one batch padded with fairseq's padding id (both models mask it out)."""
+    run as one batch padded with the padding id (both models mask it out)."""
     import torch
 
     if not id_lists:
         return 0.0
-    tokens = torch.full((len(id_lists), max(map(len, id_lists))), fairseq_ids.PAD_ID)
+    pad = hf_model.config.pad_token_id
+    tokens = torch.full((len(id_lists), max(map(len, id_lists))), pad)
     for row, ids in enumerate(id_lists):
         tokens[row, :len(ids)] = torch.tensor(ids)
-    real = tokens.ne(fairseq_ids.PAD_ID)
-    with torch.no_grad():
-        difference = fairseq_model(tokens)[0] - hf_model(input_ids=tokens, attention_mask=real.long()).logits
-    return difference.abs()[real].max().item()
+    real = tokens.ne(pad)
+    with torch.no_grad():   # in place: at 250k symbols each logits tensor is large
+        difference = fairseq_model(tokens)[0]
+        difference.sub_(hf_model(input_ids=tokens, attention_mask=real.long()).logits).abs_()
+    return difference.masked_fill_(~real[..., None], 0.0).max().item()

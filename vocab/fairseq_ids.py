@@ -8,7 +8,6 @@ from common.errors import InputError
 from common.jsonio import open_text
 
 SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
-PAD_ID = 1
 UNK = 3
 MASK = "<mask>"
 _CONTROL_LAYOUT = ("<unk>", "<s>", "</s>")

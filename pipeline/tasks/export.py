@@ -25,6 +25,7 @@ from vocab.fairseq_ids import MASK
 log = logging.getLogger("luigi-interface")
 MAX_LOGIT_DIFFERENCE = 1e-4   # float32
 MIN_IDS_IDENTICAL = 0.999     # share of lines; the rest are listed in stats.json
+LOGIT_LINES = 2               # per text, compared through both models (token ids: every line)
 
 
 def masked(lines: list) -> list:
@@ -56,7 +57,8 @@ class ExportHF(LanguageListTask):
 
     def settings(self):
         return {"model": self.model, "eval_sets": {code: eval_files(code) for code in self.langs},
-                "max_logit_difference": MAX_LOGIT_DIFFERENCE, "min_ids_identical": MIN_IDS_IDENTICAL}
+                "max_logit_difference": MAX_LOGIT_DIFFERENCE, "min_ids_identical": MIN_IDS_IDENTICAL,
+                "logit_lines": LOGIT_LINES}
 
     def produce(self, tmp):
         from training.hf_export import export, parity
@@ -75,7 +77,7 @@ class ExportHF(LanguageListTask):
                 texts[f"{code}/{name}"] = lines
             texts[f"{code}/masked"] = masked(texts[f"{code}/held-out"][:200])
         self.report(40, "checking parity with fairseq")
-        checked = parity(model_dir.path, tmp, texts)
+        checked = parity(model_dir.path, tmp, texts, LOGIT_LINES)
         self._check(checked)
         title = f"CINO-style model: {', '.join(self.langs)}" if self.model == "cino" else "Base model"
         with open_text(tmp / "README.md", "w") as handle:

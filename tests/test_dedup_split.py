@@ -51,6 +51,18 @@ def test_tibetan_shingles_are_syllables():
     assert len(hasher.shingles("中文文本")) == 2 and len(MinHasher(5, DedupSettings()).shingles("中文文本")) == 1
 
 
+def test_shingles_are_crc32_of_unit_runs():
+    import zlib
+
+    from common.units import units
+    hasher = MinHasher(3, DedupSettings())
+    for text in ["བཀྲ་ཤིས་བདེ་ལེགས། ཞེས་", "ᠤᠯᠤᠰ\u202fᠤᠨ", "..."]:
+        seq = units(text) or [text]
+        n = min(3, len(seq))
+        expected = [zlib.crc32("\x1f".join(seq[i:i + n]).encode("utf-8")) for i in range(len(seq) - n + 1)]
+        assert hasher.shingles(text) == expected
+
+
 def test_distinct_real_lines_are_all_kept(tmp_path):
     lines = list(dict.fromkeys(real_lines("ug/maqal.txt", 400)))
     stats, kept, _ = run_dedup(tmp_path, [lines], shingle=3)

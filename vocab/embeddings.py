@@ -63,6 +63,7 @@ def new_rows(weight, bias, rows: list, strategy: str, base_ids_of, seed: int):
     out_weight = torch.empty(len(rows), weight.shape[1], dtype=weight.dtype)
     out_bias = torch.empty(len(rows), dtype=bias.dtype)
     sample = _gaussian_sampler(weight, generator) if strategy != "random" else None
+    mean_bias = bias.mean()
     kept = torch.tensor([(new_id, base_id) for new_id, base_id, _ in rows if base_id >= 0], dtype=torch.long)
     out_weight[kept[:, 0]], out_bias[kept[:, 0]] = weight[kept[:, 1]], bias[kept[:, 1]]
     stats = {"kept": len(kept), "new": 0, "from_subtokens": 0, "from_gaussian": 0, "random": 0}
@@ -82,6 +83,6 @@ def new_rows(weight, bias, rows: list, strategy: str, base_ids_of, seed: int):
             stats["from_subtokens"] += 1
         else:
             out_weight[new_id] = sample()
-            out_bias[new_id] = bias.mean()
+            out_bias[new_id] = mean_bias
             stats["from_gaussian"] += 1
     return out_weight, out_bias, stats

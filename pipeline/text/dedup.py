@@ -55,9 +55,10 @@ class MinHasher:
         self.shingle, self.settings = shingle, settings
 
     def shingles(self, text: str) -> list:
-        seq = units(text) or [text]
+        """CRC-32 of each run of n units (joined by U+001F, UTF-8), computed by C-level maps."""
+        seq = list(map(str.encode, units(text) or [text]))
         n = min(self.shingle, len(seq))
-        return [zlib.crc32("\x1f".join(seq[i:i + n]).encode("utf-8")) for i in range(len(seq) - n + 1)]
+        return list(map(zlib.crc32, map(b"\x1f".join, zip(*(seq[i:] for i in range(n))))))
 
     def band_keys(self, texts: list) -> np.ndarray:
         """(len(texts), bands) uint64: one key per LSH band of each line's signature."""

@@ -70,6 +70,7 @@ def write_config(path: Path, values: dict) -> Path:
 
 
 def timed(command: list, env: dict, log: Path) -> float:
+    os.sync()   # the checkpoints just written must not be flushed to disk while a run is timed
     started = time.perf_counter()
     with open(log, "w") as out:
         done = subprocess.run(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -134,7 +135,7 @@ def report(args, on: dict, values: dict, ours: dict, plain: dict) -> None:
     (plan_file,) = work.glob(f"sampling_plan/{scope}-*/stats.json")
     (report_file,) = work.glob(f"tokenizer_report/{scope}-*/stats.json")
     plan, rows = read_json(plan_file)["languages"], read_json(report_file)["rows"]
-    tokens_per_word = sum(row["q"] * rows[f"{lang}/pruned"]["tokens_per_unit"] for lang, row in plan.items())
+    tokens_per_word = sum(row["q"] * rows[f"{lang}/held-out/pruned"]["tokens_per_unit"] for lang, row in plan.items())
     print(f"profile {args.profile} on {on['name']} x {max(1, on['gpus'])}: {args.updates} updates of "
           f"{values['batch_size']} x {values['tokens_per_sample']} tokens per device, fp16 {values['fp16']}, "
           f"data-loading workers {values['num_workers']}")

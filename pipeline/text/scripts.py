@@ -13,8 +13,8 @@ from collections import Counter
 from operator import itemgetter
 
 _first = itemgetter(0)
-UNIT_MEMO = 200_000   # units (words, syllables) of up to UNIT_MEMO_CHARS whose script is remembered:
-UNIT_MEMO_CHARS = 24  # at most about 40 MB
+UNIT_MEMO = 200_000   # units (words, syllables) whose script is remembered, about 40 MB at most,
+UNIT_MEMO_CHARS = 24  # of up to this many characters
 
 
 class _Memo(dict):

@@ -35,3 +35,9 @@ def logged_fairseq_command(run_dir: Path, save_dir: Path) -> list:
     checkpoints to `save_dir` instead: plain fairseq with identical arguments on identical data."""
     logged = (run_dir / "train.log").read_text(encoding="utf-8").split("$ ", 1)[1].splitlines()[0].split(" ")
     return [arg if arg != str(run_dir / "checkpoints") else str(save_dir) for arg in logged]
+
+
+def real_size_base_dir(work: Path, size: str) -> Path:
+    """The finished `RealSizeBase --size <size>` directory (current layout) in work dir `work`."""
+    (base,) = [p for p in (work / "real_size_base").glob(f"xlmr-{size}-current-*") if p.is_dir() and ".tmp-" not in p.name]
+    return base

@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.measure import logged_fairseq_command, print_table  # noqa: E402
+from bench.measure import logged_fairseq_command, print_table, real_size_base_dir  # noqa: E402
 from tests.helpers import build_corpus  # noqa: E402  (real text, truncated, manifests rewritten)
 from training.launch import environment  # noqa: E402
 
@@ -91,7 +91,7 @@ def one_size(size: str, root: Path, corpus: dict) -> list:
     work = root / f"work-{size}"
     config = {**corpus, "LUIGI_CONFIG_PATH": str(REPO / "bench" / "scale.cfg"), "CINO_WORK_DIR": str(work)}
     measured(luigi("RealSizeBase", "--size", size), config)
-    (base,) = [p for p in work.glob(f"real_size_base/xlmr-{size}-current-*") if p.is_dir() and ".tmp-" not in p.name]
+    base = real_size_base_dir(work, size)
     env = {**config, "CINO_BASE_MODEL_DIR": str(base)}
     checkpoint_mb = (base / "model.pt").stat().st_size / 2**20
     measured(luigi("PruneVocabulary", "--langs", LANGS, "--workers", "2"), env)   # not measured: size-independent

@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.measure import logged_fairseq_command, print_table  # noqa: E402
+from bench.measure import logged_fairseq_command, print_table, real_size_base_dir  # noqa: E402
 from training.fairseq_run import parse_log_line  # noqa: E402
 from training.launch import environment  # noqa: E402
 
@@ -109,9 +109,7 @@ def main() -> None:
     luigi = [str(Path(sys.executable).parent / "luigi"), "--module", "pipeline", "--local-scheduler"]
     if args.profile in REAL_SIZE:
         timed(luigi + ["RealSizeBase", "--size", REAL_SIZE[args.profile]], env, args.dir / "base.log")
-        (base,) = [p for p in (args.dir / "work" / "real_size_base").glob(f"xlmr-{REAL_SIZE[args.profile]}-current-*")
-                   if p.is_dir() and ".tmp-" not in p.name]
-        env["CINO_BASE_MODEL_DIR"] = str(base)
+        env["CINO_BASE_MODEL_DIR"] = str(real_size_base_dir(args.dir / "work", REAL_SIZE[args.profile]))
     for task in ("SamplingPlan", "TokenizerReport", "InitCheckpoint"):
         timed(luigi + [task, "--langs", args.langs, "--workers", "2"], env, args.dir / f"{task}.log")
     for old in (args.dir / "work").glob("train/*"):

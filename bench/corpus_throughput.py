@@ -31,48 +31,24 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.measure import peak_rss_mb, print_table, run_child  # noqa: E402
-from common.fingerprint import sha256_file  # noqa: E402
 from common.jsonio import write_json  # noqa: E402
-from pipeline.manifest import load_catalog  # noqa: E402
+from corpus.sample import sample_corpus  # noqa: E402
+from corpus.manifest import load_catalog  # noqa: E402
 
 STAGES = ("ingest", "floor", "langid", "clean", "dedup", "split")
 HALF = ("ingest", "langid", "clean", "dedup", "split")   # the work dirs of one language's corpus half
 
 
-def build_data(root: Path, langs: list, scale: int) -> Path:
-    """Repeat each source `scale` times under root/data; manifests under root/manifests."""
-    import yaml
-
-    data, manifests = root / "data", root / "manifests"
-    manifests.mkdir(parents=True)
-    shutil.copy(REPO / "corpora_manifests" / "scripts.yaml", manifests)
-    for path in sorted((REPO / "corpora_manifests").glob("*.yaml")):
-        if path.name == "scripts.yaml":
-            continue
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        repeat = scale if doc["code"] in langs else 1
-        for source in doc["sources"]:
-            target = data / source["path"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            content = (REPO.parent / "shared" / "corpora" / source["path"]).read_bytes()
-            with open(target, "wb") as out:
-                for _ in range(repeat):
-                    out.write(content)
-            source["sha256"] = sha256_file(target)
-        (manifests / path.name).write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    return manifests
-
-
 def child(stage: str, root: Path, langs: list, model: Path) -> dict:
     """Run one stage over all languages in this process; return its measurements."""
-    from pipeline.text import lid
-    from pipeline.text.clean import clean_shard
-    from pipeline.text.dedup import DedupSettings, dedup_language
-    from pipeline.text.filters import FilterSettings
-    from pipeline.text.ingest import IngestSettings, ingest_language
-    from pipeline.text.lines import read_shard
-    from pipeline.text.scripts import ScriptTable
-    from pipeline.text.split import SplitSettings, split_language
+    from corpus import lid
+    from corpus.clean import clean_shard
+    from corpus.dedup import DedupSettings, dedup_language
+    from corpus.filters import FilterSettings
+    from corpus.ingest import IngestSettings, ingest_language
+    from corpus.lines import read_shard
+    from corpus.scripts import ScriptTable
+    from corpus.split import SplitSettings, split_language
 
     catalog = load_catalog(root / "manifests")
     table = ScriptTable(catalog.scripts)
@@ -154,9 +130,9 @@ def corpus_half(root: Path, langs: list, workers: int) -> dict:
 
 def train_model(root: Path, out: Path) -> Path:
     """The language-ID classifier, trained as TrainLangID does, from the 1x ingest of all manifests."""
-    from pipeline.text import lid
-    from pipeline.text.ingest import IngestSettings, ingest_language
-    from pipeline.text.scripts import ScriptTable
+    from corpus import lid
+    from corpus.ingest import IngestSettings, ingest_language
+    from corpus.scripts import ScriptTable
 
     catalog = load_catalog(root / "manifests")
     shards = {}
@@ -192,7 +168,7 @@ def main() -> None:
     model = None
     for scale in [int(s) for s in args.scales.split(",")]:
         root = base / f"x{scale}"
-        build_data(root, langs, scale)
+        sample_corpus(root, REPO / "corpora_manifests", REPO.parent / "shared" / "corpora", repeat=scale, repeat_langs=langs)
         if model is None:
             model = train_model(root, base / "model")
         for stage in STAGES:

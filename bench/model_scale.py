@@ -31,7 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.measure import logged_fairseq_command, print_table, real_size_base_dir  # noqa: E402
-from tests.helpers import build_corpus  # noqa: E402  (real text, truncated, manifests rewritten)
+from common.xlmr import LM_WEIGHT, MODEL_FILE  # noqa: E402
+from corpus.sample import sample_corpus  # noqa: E402
 from training.launch import environment  # noqa: E402
 
 LANGS = "bo,mn,ug"
@@ -64,7 +65,7 @@ FLOOR_SURGERY = ("import sys, torch; m = torch.load(sys.argv[1], map_location='c
                  "torch.save(m, sys.argv[2])")
 FLOOR_EXPORT = ("import sys, torch; from safetensors.torch import save_file; "
                 "m = torch.load(sys.argv[1], map_location='cpu', weights_only=False, mmap=True)['model']; "
-                "save_file({k: v.contiguous() for k, v in m.items() if k != 'encoder.lm_head.weight'}, sys.argv[2])")
+                f"save_file({{k: v.contiguous() for k, v in m.items() if k != {LM_WEIGHT!r}}}, sys.argv[2])")
 FLOOR_STEP = """
 import sys, torch
 from eval.classify import Classifier, _batches
@@ -93,13 +94,13 @@ def one_size(size: str, root: Path, corpus: dict) -> list:
     measured(luigi("RealSizeBase", "--size", size), config)
     base = real_size_base_dir(work, size)
     env = {**config, "CINO_BASE_MODEL_DIR": str(base)}
-    checkpoint_mb = (base / "model.pt").stat().st_size / 2**20
+    checkpoint_mb = (base / MODEL_FILE).stat().st_size / 2**20
     measured(luigi("PruneVocabulary", "--langs", LANGS, "--workers", "2"), env)   # not measured: size-independent
     for stage in ("init_checkpoint", "train", "export_hf"):   # measured: run afresh every time
         shutil.rmtree(work / stage, ignore_errors=True)
     rows = []
     surgery = measured(luigi("InitCheckpoint", "--langs", LANGS), env)
-    floor = measured(python(FLOOR_SURGERY, base / "model.pt", root / "floor.pt"), env)
+    floor = measured(python(FLOOR_SURGERY, base / MODEL_FILE, root / "floor.pt"), env)
     rows.append(("surgery (InitCheckpoint)", surgery, floor))
     measured(luigi("SamplingPlan", "--langs", LANGS, "--workers", "2"), env)
     training = measured(luigi("ContinuePretraining", "--langs", LANGS), env)
@@ -111,7 +112,7 @@ def one_size(size: str, root: Path, corpus: dict) -> list:
     rows.append(("3 updates (ContinuePretraining)", training, floor))
     export = measured(luigi("ExportHF", "--langs", LANGS), env)
     (trained,) = [p for p in work.glob("train/*") if p.is_dir() and not p.name.endswith(".run")]
-    floor = measured(python(FLOOR_EXPORT, trained / "model.pt", root / "floor.safetensors"), env)
+    floor = measured(python(FLOOR_EXPORT, trained / MODEL_FILE, root / "floor.safetensors"), env)
     rows.append(("export with parity (ExportHF)", export, floor))
     # ExportHF logs the export's own time (weights and tokenizer, before the parity check)
     alone = float(re.search(r"Hugging Face export of \S+ in ([0-9.]+) s", export["log"]).group(1))
@@ -135,7 +136,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=400)
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
-    corpus = {k: v for k, v in build_corpus(args.dir / "corpus", args.lines).items() if k != "CINO_WORK_DIR"}
+    corpus = {k: v for k, v in sample_corpus(args.dir / "corpus", REPO / "corpora_manifests", SHARED / "corpora", lines=args.lines).items() if k != "CINO_WORK_DIR"}
     rows = []
     for size in args.sizes.split(","):
         started = time.perf_counter()

@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,26 +46,30 @@ def device() -> dict:
 
 
 def bench_profile(name: str, on: dict, args) -> dict:
-    """The profile's settings, adapted to the device `on` and to a run of `args.updates` updates."""
+    """The profile's training settings, adapted to the device `on` and to a run of `args.updates` updates."""
+    from pipeline.config import profile_values
+    from training.profile import TrainSettings
+
     parser = configparser.ConfigParser()
     parser.read(REPO / "luigi.cfg", encoding="utf-8")
-    values = dict(parser.items(f"profile.{name}"))
+    values = asdict(profile_values(TrainSettings, parser, name))
     if on["gpus"]:
-        values.update(cpu="false", world_size=str(on["gpus"]))
+        values.update(cpu=False, world_size=on["gpus"])
     else:   # a GPU profile's batch would take minutes per update here: --batch-size, 4 by default
-        cpu_batch = args.batch_size or (values["batch_size"] if values["cpu"] == "true" else "4")
-        values.update(cpu="true", fp16="false", world_size="1", batch_size=str(cpu_batch), threads=str(os.cpu_count()))
+        cpu_batch = args.batch_size or (values["batch_size"] if values["cpu"] else 4)
+        values.update(cpu=True, fp16=False, world_size=1, batch_size=cpu_batch, threads=os.cpu_count())
     if args.num_workers is not None:
-        values["num_workers"] = str(args.num_workers)
-    values.update(update_freq="1", max_update=str(args.updates), warmup=str(max(1, args.updates // 10)),
-                  save_interval_updates=str(args.updates), validate_interval_updates=str(args.updates),
-                  log_interval=str(max(1, args.updates // 10)))
-    values["effective_batch"] = str(int(values["batch_size"]) * int(values["world_size"]))
+        values["num_workers"] = args.num_workers
+    values.update(update_freq=1, max_update=args.updates, warmup=max(1, args.updates // 10),
+                  save_interval_updates=args.updates, validate_interval_updates=args.updates,
+                  log_interval=max(1, args.updates // 10))
+    values["effective_batch"] = values["batch_size"] * values["world_size"]
     return values
 
 
 def write_config(path: Path, values: dict) -> Path:
-    lines = ["[train]", "profile = throughput", "", "[profile.throughput]", *(f"{k} = {v}" for k, v in values.items())]
+    lines = ["[train]", "profile = throughput", "", "[train.throughput]",
+             *(f"{k} = {str(v).lower() if isinstance(v, bool) else v}" for k, v in values.items())]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

@@ -21,14 +21,15 @@ sys.path.insert(0, str(REPO))
 
 from bench.measure import peak_rss_mb, print_table, run_child  # noqa: E402
 from common.jsonio import write_json  # noqa: E402
+from common.xlmr import SPM_FILE  # noqa: E402
 
 CORPORA = REPO.parent / "shared" / "corpora"
-BASE = REPO.parent / "shared" / "base" / "xlmr" / "sentencepiece.bpe.model"
+BASE = REPO.parent / "shared" / "base" / "xlmr" / SPM_FILE
 
 
 def build_merged(root: Path) -> Path:
-    from pipeline.manifest import load_catalog
-    from pipeline.text.normalize import script_rewrite
+    from corpus.manifest import load_catalog
+    from vocab.normalizer import script_rewrite
     from vocab.merge import merge_vocabulary
     from vocab.normalizer import script_rules
     from vocab.pieces import load_proto
@@ -48,7 +49,8 @@ def build_merged(root: Path) -> Path:
     return root / "merged.model"
 
 
-def build_corpus(root: Path, scale: int) -> Path:
+def concatenated_corpus(root: Path, scale: int) -> Path:
+    """All eight demo corpora in one file, `scale` times: the text prune counts pieces in."""
     target = root / f"corpus-x{scale}.txt"
     with open(target, "wb") as out:
         for _ in range(scale):
@@ -101,7 +103,7 @@ def main() -> None:
     model = build_merged(root)
     rows = []
     for scale in [int(s) for s in args.scales.split(",")]:
-        corpus = build_corpus(root, scale)
+        corpus = concatenated_corpus(root, scale)
         for mode in ("floor", "count/1", "count/2"):
             rows.append({"scale": scale, **run_child(__file__, ["--child", mode, str(model), str(corpus)])})
     floor = {r["scale"]: r["lines"] / r["seconds"] for r in rows if r["mode"] == "floor"}

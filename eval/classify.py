@@ -26,6 +26,7 @@ from pathlib import Path
 
 from common.errors import InputError
 from common.jsonio import open_text, write_json
+from common.xlmr import BOS, EMBED, EOS, MODEL_FILE, PAD, SPM_FILE
 from eval.datasets import Labelled, read_labelled
 
 METRICS = ("accuracy", "macro_f1", "weighted_f1")
@@ -86,7 +87,7 @@ class Classifier:
 
     def __init__(self, model_dir):
         self.model_dir = Path(model_dir)
-        self.fairseq = (self.model_dir / "model.pt").is_file() and not (self.model_dir / "config.json").is_file()
+        self.fairseq = (self.model_dir / MODEL_FILE).is_file() and not (self.model_dir / "config.json").is_file()
         if not self.fairseq and not (self.model_dir / "config.json").is_file():
             raise InputError(self.model_dir, "neither a Hugging Face model (config.json) nor a fairseq XLM-R "
                                              "directory (model.pt)", "pass the output of ExportHF or ContinuePretraining")
@@ -96,9 +97,9 @@ class Classifier:
             from training import checkpoint
             from training.hf_export import hf_config
 
-            self.checkpoint = checkpoint.load_base(self.model_dir / "model.pt")
-            self.sp = spm.SentencePieceProcessor(model_file=str(self.model_dir / "sentencepiece.bpe.model"))
-            embed = self.checkpoint["model"]["encoder.sentence_encoder.embed_tokens.weight"]
+            self.checkpoint = checkpoint.load_base(self.model_dir / MODEL_FILE)
+            self.sp = spm.SentencePieceProcessor(model_file=str(self.model_dir / SPM_FILE))
+            embed = self.checkpoint["model"][EMBED]
             self.config = hf_config(self.checkpoint["cfg"]["model"], embed.shape[0])
         else:
             from transformers import AutoConfig, AutoTokenizer
@@ -113,7 +114,7 @@ class Classifier:
         if self.fairseq:   # fairseq ids: SentencePiece id k >= 3 is k + 1, <unk> 3
             from vocab.fairseq_ids import fairseq_id
 
-            return [[0] + [fairseq_id(i) for i in ids][:limit - 2] + [2] for ids in self.sp.encode(list(texts))]
+            return [[BOS] + [fairseq_id(i) for i in ids][:limit - 2] + [EOS] for ids in self.sp.encode(list(texts))]
         return [self.tokenizer(text, truncation=True, max_length=limit)["input_ids"] for text in texts]
 
     def new_model(self, labels: list):
@@ -141,10 +142,10 @@ def _batches(ids: list, labels: list, size: int, order: list):
     for start in range(0, len(order), size):
         chosen = order[start:start + size]
         width = max(len(ids[i]) for i in chosen)
-        tokens = torch.full((len(chosen), width), 1, dtype=torch.long)   # <pad> = 1
+        tokens = torch.full((len(chosen), width), PAD, dtype=torch.long)
         for row, i in enumerate(chosen):
             tokens[row, :len(ids[i])] = torch.tensor(ids[i])
-        yield tokens, (tokens != 1).long(), torch.tensor([labels[i] for i in chosen]) if labels else None
+        yield tokens, (tokens != PAD).long(), torch.tensor([labels[i] for i in chosen]) if labels else None
 
 
 def predict(model, ids: list, batch_size: int) -> list:

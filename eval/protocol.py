@@ -1,4 +1,5 @@
-"""The CINO evaluation protocol and its settings (`[evaluation.<profile>]` sections of luigi.cfg).
+"""The CINO evaluation protocol and its settings (`[evaluation]`; a profile's `[evaluation.<name>]` of
+luigi.cfg lists what differs from the defaults below, which are CINO's).
 
 CINO (Yang et al., COLING 2022, and its repository's README and fine-tuning scripts):
 - WCM is zero-shot only: fine-tune on the Chinese training set, pick the epoch on the Chinese
@@ -10,26 +11,27 @@ CINO (Yang et al., COLING 2022, and its repository's README and fine-tuning scri
 """
 from dataclasses import dataclass
 
-from eval.classify import FineTuneSettings
+from common.settings import Settings, setting
+from eval.classify import METRICS, FineTuneSettings
 
 
 @dataclass(frozen=True)
-class EvaluationProfile:
-    source_lang: str             # zero-shot: the language fine-tuned on (CINO: zh)
-    eval_set: str                # which `eval:` set of the manifests (sib200)
-    seeds: int                   # runs per setting (>= 3 for a standard deviation)
-    epochs: int
-    max_length: int              # tokens, capped at the model's positions
-    warmup: float                # share of the updates
-    weight_decay: float
-    threads: int                 # CPU threads per fine-tuning run
-    zero_shot_lr: float
-    zero_shot_batch_size: int
-    zero_shot_metric: str        # picks the epoch and heads the report (CINO WCM: weighted_f1)
-    in_language_lr: float
-    in_language_batch_size: int
-    in_language_metric: str      # CINO TNCC: macro_f1
-    mlm_lines: int               # test-split lines per language for the masked-LM loss
+class EvaluationProfile(Settings):
+    source_lang: str = setting("zh", "zero-shot: the language fine-tuned on (CINO: zh)")
+    eval_set: str = setting("sib200", "which `eval:` set of the manifests")
+    seeds: int = setting(3, "fine-tuning runs per setting (>= 3 for a standard deviation)")
+    epochs: int = setting(5, "fine-tuning epochs (CINO's example parameters)")
+    max_length: int = setting(512, "tokens per text, capped at the model's positions")
+    warmup: float = setting(0.1, "share of the updates spent warming up")
+    weight_decay: float = setting(1e-4, "AdamW weight decay")
+    threads: int = setting(4, "CPU threads per fine-tuning run (they can change the last bits of a result)")
+    zero_shot_lr: float = setting(7e-6, "zero-shot learning rate (CINO WCM)")
+    zero_shot_batch_size: int = setting(32, "zero-shot batch size (CINO WCM)")
+    zero_shot_metric: str = setting("weighted_f1", "picks the epoch and heads the report (CINO WCM)", choices=METRICS)
+    in_language_lr: float = setting(5e-6, "in-language learning rate (CINO TNCC)")
+    in_language_batch_size: int = setting(16, "in-language batch size (CINO TNCC)")
+    in_language_metric: str = setting("macro_f1", "CINO TNCC's metric", choices=METRICS)
+    mlm_lines: int = setting(2000, "test-split lines per language for the masked-LM loss")
 
     def fine_tune(self, protocol: str) -> FineTuneSettings:
         prefix = "zero_shot" if protocol == "zero-shot" else "in_language"

@@ -14,6 +14,7 @@ import pandas as pd
 import sentencepiece as spm
 
 from common.jsonio import open_text
+from common.markdown import table as markdown_table
 from common.units import units
 from vocab.pieces import SPACE
 
@@ -68,3 +69,46 @@ def tokenizer_report(models: dict, texts: dict, clean: dict, progress=None) -> p
             if progress:
                 progress.update(1)
     return pd.DataFrame(rows).set_index(["lang", "text", "tokenizer"])
+
+
+PIVOT_MEASURES = {"unk_rate": "<unk> rate", "tokens_per_char": "tokens/char", "units_split_share": "units split",
+                  "identical_to_base_share": "same as base", "same_as_cleaned_share": "same as cleaned"}
+
+
+def tokenizer_markdown(table: pd.DataFrame) -> str:
+    """One row per language and text, the tokenizers side by side for each measure (the full table,
+    with counts, is tokenizers.csv)."""
+    wide = table[list(PIVOT_MEASURES)].unstack("tokenizer")
+    wide = wide[[(m, t) for m in PIVOT_MEASURES for t in table.index.unique("tokenizer") if (m, t) in wide
+                 and not (m == "identical_to_base_share" and t == "base")]]   # the base is always itself
+    wide.columns = [f"{PIVOT_MEASURES[m]}: {t}" for m, t in wide.columns]
+    wide.insert(0, "lines", table["lines"].xs(table.index.unique("tokenizer")[0], level="tokenizer"))
+    return ("# Tokenizers\n\n`held-out`: the cleaned valid and test splits; `raw test`: the raw source lines of "
+            "the test split, before any cleaning; `eval`: the raw sentences of the evaluation sets. "
+            "`same as cleaned`: raw lines tokenized exactly as their cleaned form (– for cleaned text); "
+            "`units split`: words (Tibetan syllables, Han characters) cut into more than one piece.\n\n"
+            + markdown_table(wide) + "\n")
+
+
+def tokenizer_rows(table: pd.DataFrame) -> dict:
+    """The tokenizer table as plain JSON values: {"lang/text/tokenizer": {measure: value}}
+    (a measure that does not apply, NaN in the table, is left out)."""
+    return {"/".join(key): {k: (float(v) if isinstance(v, float) else int(v)) for k, v in row.items() if v == v}
+            for key, row in table.iterrows()}
+
+
+def vocabulary_markdown(sizes: dict) -> str:
+    return "## Vocabulary (fairseq symbols)\n\nbase {base:,} · merged {merged:,} · pruned {pruned:,}\n".format(**sizes)
+
+
+def tokenizers_plot(rows: dict, langs: list, text: str = "raw test") -> bytes:
+    """<unk> rate and tokens per character of the base, merged and pruned tokenizers."""
+    from common.plots import MODEL_COLOURS, bars, plt, png
+
+    figure, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    for axis, measure, title in ((axes[0], "unk_rate", "<unk> rate"), (axes[1], "tokens_per_char", "tokens per character")):
+        series = {name: [rows[f"{l}/{text}/{name}"][measure] for l in langs] for name in ("base", "merged", "pruned")}
+        bars(axis, langs, series, MODEL_COLOURS)
+        axis.set_title(f"{title} ({text} lines)")
+        axis.legend(fontsize=8)
+    return png(figure)

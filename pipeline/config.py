@@ -1,61 +1,71 @@
 """Every setting, in one place: the luigi.cfg sections and the plain settings they fill.
 
-Each setting is defined once, as a field (with its default) of a settings dataclass beside
-the code that uses it (FilterSettings in pipeline/text/filters.py, DedupSettings in
-pipeline/text/dedup.py, ...), as fairseq declares its options. SECTIONS says which
-luigi.cfg section holds which dataclasses' fields; a luigi.Config class per section is
-derived from them, so `[filters] min_chars = 8` in luigi.cfg and `--filters-min-chars 8` on
-the command line both work, and `settings(FilterSettings)` gives the plain value a task
-passes to plain code. `python -m pipeline.show_settings` prints every section, option and
-default (docs/SETTINGS.md is that output; a test keeps it current).
+Each setting is defined once, as a field of a settings dataclass beside the code that uses it
+(FilterSettings in corpus/filters.py, TrainSettings in training/profile.py, ...): its default,
+a help line, and whether it can change a result (common/settings.py). SECTIONS says which
+luigi.cfg section holds which dataclasses' fields; a luigi.Config class per section is derived
+from them, so `[filters] min_chars = 8` in luigi.cfg and `--filters-min-chars 8` on the command
+line both work, and `settings(FilterSettings)` gives the plain value a task passes to plain code.
 
-Training hyperparameters are named profiles instead, `[profile.<name>]` sections of
-luigi.cfg with every field of training.profile.TrainSettings, chosen by `[train] profile`;
-the same profile's `[evaluation.<name>]` section holds the evaluation's (eval.protocol).
+Profiles. `[train]` and `[evaluation]` also take their values from the profile `[train] profile`
+names (`--train-profile cino-base`): its sections `[train.<name>]` and `[evaluation.<name>]` list
+only what differs from the defaults. What you set yourself wins over the profile: `[train] lr`
+in luigi.cfg or `--train-lr 1e-4`, `--evaluation-seeds 5` on the command line.
+`python -m pipeline.show_settings` prints every section, option, default and profile
+(docs/SETTINGS.md is that output; a test keeps it current).
 
 Paths are resolved against the current directory; the environment variables
 CINO_WORK_DIR, CINO_DATA_ROOT, CINO_EVAL_ROOT, CINO_MANIFESTS_DIR, CINO_MIRROR_DIR,
 CINO_DOWNLOAD_CACHE, CINO_BASE_MODEL_DIR and CINO_BASE_VOCAB_DIR override luigi.cfg.
 """
+import configparser
 import os
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import luigi
 
 from common.errors import InputError
-from common.sections import load_section
+from common.settings import Reads, Settings, default_of, setting
+from corpus.dedup import DedupSettings
+from corpus.filters import FilterSettings
+from corpus.ingest import IngestSettings
+from corpus.lid import FastTextSettings, SeedSettings
+from corpus.manifest import load_catalog
+from corpus.split import SplitSettings
 from eval.protocol import EvaluationProfile
-from pipeline.manifest import load_catalog
-from pipeline.text.dedup import DedupSettings
-from pipeline.text.filters import FilterSettings
-from pipeline.text.ingest import IngestSettings
-from pipeline.text.lid import FastTextSettings, SeedSettings
-from pipeline.text.split import SplitSettings
+from training.hf_export import ParitySettings
 from training.launch import LaunchSettings
-from training.profile import TrainSettings, load_profile
+from training.profile import TrainSettings
 from training.standin import StandInSettings
 from vocab.embeddings import EmbeddingSettings
 from vocab.prune import PruneSettings
 from vocab.script_model import ScriptModelSettings
 
-
-@dataclass(frozen=True)
-class PathSettings:
-    work_dir: str = "work_dir"                 # everything a run produces (CINO_WORK_DIR)
-    data_root: str = "../shared/corpora"       # manifest source paths are relative to it (CINO_DATA_ROOT)
-    eval_root: str = "../shared/eval"          # manifest eval paths are relative to it (CINO_EVAL_ROOT)
-    manifests_dir: str = "corpora_manifests"   # one YAML per language + scripts.yaml (CINO_MANIFESTS_DIR)
-    mirror_dir: str = ""                       # searched first for URL sources (CINO_MIRROR_DIR)
-    download_cache: str = ""                   # URL sources land here once; empty: <work_dir>/downloads
+REPO_CFG = Path(__file__).resolve().parents[1] / "luigi.cfg"
 
 
 @dataclass(frozen=True)
-class BaseModelSettings:
-    base_model_dir: str = ""                        # fairseq XLM-R layout (xlmr.base ...); empty: build the stand-in
-    base_vocab_dir: str = "../shared/base/xlmr"     # XLM-R's real vocabulary, for the stand-in
-    standin_langs: str = "zh,yue,ko,ug,kk"          # text the stand-in is pretrained on
-    report_langs: str = "zh,yue,ko,ug,kk"           # always in the tokenizer report (identity with the base)
+class PathSettings(Settings):
+    work_dir: str = setting("work_dir", "everything a run produces (CINO_WORK_DIR)", fingerprint=False)
+    data_root: str = setting("../shared/corpora", "manifest source paths are relative to it (CINO_DATA_ROOT)",
+                             fingerprint=False)
+    eval_root: str = setting("../shared/eval", "manifest eval paths are relative to it (CINO_EVAL_ROOT)",
+                             fingerprint=False)
+    manifests_dir: str = setting("corpora_manifests", "one YAML per language + scripts.yaml (CINO_MANIFESTS_DIR)",
+                                 fingerprint=False)
+    mirror_dir: str = setting("", "searched first for URL sources (CINO_MIRROR_DIR)", fingerprint=False)
+    download_cache: str = setting("", "URL sources land here once; empty: <work_dir>/downloads", fingerprint=False)
+
+
+@dataclass(frozen=True)
+class BaseModelSettings(Settings):
+    base_model_dir: str = setting("", "fairseq XLM-R layout (xlmr.base ...); empty: build the stand-in "
+                                      "(CINO_BASE_MODEL_DIR; fingerprinted by its files)", fingerprint=False)
+    base_vocab_dir: str = setting("../shared/base/xlmr", "XLM-R's real vocabulary, for the stand-in "
+                                  "(CINO_BASE_VOCAB_DIR; fingerprinted by its files)", fingerprint=False)
+    standin_langs: str = setting("zh,yue,ko,ug,kk", "text the stand-in is pretrained on")
+    report_langs: str = setting("zh,yue,ko,ug,kk", "always in the tokenizer report (identity with the base)")
 
 
 SECTIONS = {
@@ -69,13 +79,19 @@ SECTIONS = {
     "script_model": (ScriptModelSettings,),
     "prune": (PruneSettings,),
     "standin": (StandInSettings,),
-    "train": (LaunchSettings,),
+    "train": (LaunchSettings, TrainSettings),
+    "evaluation": (EvaluationProfile,),
+    "export": (ParitySettings,),
 }
+PROFILED = (TrainSettings, EvaluationProfile)   # defaults < the profile's section < luigi.cfg / command line
+_SECTION_OF = {dc: section for section, dataclasses in SECTIONS.items() for dc in dataclasses}
 _PARAMETERS = {int: luigi.IntParameter, float: luigi.FloatParameter, str: luigi.Parameter, bool: luigi.BoolParameter}
+_OPTIONAL = {int: luigi.OptionalIntParameter, float: luigi.OptionalFloatParameter, str: luigi.OptionalParameter,
+             bool: luigi.OptionalBoolParameter}
 
 
-def _default(f):
-    return f.default if f.default is not MISSING else f.default_factory()
+def section_of(dataclass) -> str:
+    return _SECTION_OF[dataclass]
 
 
 def _config_class(section: str, dataclasses: tuple):
@@ -83,40 +99,56 @@ def _config_class(section: str, dataclasses: tuple):
              "__module__": __name__}
     for dc in dataclasses:
         for f in fields(dc):
-            attrs[f.name] = _PARAMETERS[f.type](default=_default(f))
+            help_text = f.metadata.get("help", "")
+            if dc in PROFILED:   # None: the profile's value
+                attrs[f.name] = _OPTIONAL[f.type](default=None, description=f"{help_text} (default: the profile's)")
+            else:
+                attrs[f.name] = _PARAMETERS[f.type](default=default_of(f), description=help_text)
     return type(section, (luigi.Config,), attrs)
 
 
 CONFIGS = {section: _config_class(section, dataclasses) for section, dataclasses in SECTIONS.items()}
-_SECTION_OF = {dc: section for section, dataclasses in SECTIONS.items() for dc in dataclasses}
 
 
-def settings(dataclass, **overrides):
-    """The plain settings value of `dataclass` as luigi.cfg and the command line set it."""
-    config = CONFIGS[_SECTION_OF[dataclass]]()
-    values = {f.name: getattr(config, f.name) for f in fields(dataclass)}
-    values.update(overrides)
-    return dataclass(**values)
+def profile_names(parser) -> list:
+    """The profiles a config parser defines: names of its `[train.<name>]` / `[evaluation.<name>]` sections."""
+    prefixes = tuple(f"{section_of(dc)}." for dc in PROFILED)
+    return sorted({s.split(".", 1)[1] for s in parser.sections() if s.startswith(prefixes)})
 
 
-def _profile_section(kind: str) -> tuple:
-    """({option: text}, where) of the `[<kind>.<profile>]` section `[train] profile` names."""
-    section = f"{kind}.{settings(LaunchSettings).profile}"
-    parser = luigi.configuration.get_config()
+def profile_values(dataclass, parser, name: str) -> Settings:
+    """The defaults of `dataclass` with the profile's section applied."""
+    section = f"{section_of(dataclass)}.{name}"
     if not parser.has_section(section):
-        raise InputError("[train] profile", f"no section [{section}] in luigi.cfg",
-                         "use demo-cpu, cino-base or cino-large, or add the section")
-    return dict(parser.items(section)), f"luigi.cfg [{section}]"
+        return dataclass()
+    return dataclass().overridden(dict(parser.items(section)), f"luigi.cfg [{section}]")
 
 
-def profile() -> TrainSettings:
-    """The training profile `[train] profile` names: its `[profile.<name>]` section of luigi.cfg."""
-    return load_profile(*_profile_section("profile"))
+def settings(dataclass):
+    """The plain settings value of `dataclass` as luigi.cfg, the profile and the command line set it."""
+    section = section_of(dataclass)
+    config = CONFIGS[section]()
+    values = {f.name: getattr(config, f.name) for f in fields(dataclass)}
+    if dataclass not in PROFILED:
+        return dataclass(**values).checked(f"[{section}]")
+    parser, name = luigi.configuration.get_config(), settings(LaunchSettings).profile
+    if name not in profile_names(parser):
+        stale = f" ([profile.{name}] is the old name of [train.{name}])" if parser.has_section(f"profile.{name}") else ""
+        raise InputError("[train] profile", f"no profile {name!r} in luigi.cfg{stale}",
+                         f"use one of {', '.join(profile_names(parser))}, or add [train.{name}]")
+    profiled = profile_values(dataclass, parser, name)
+    return profiled.overridden({k: v for k, v in values.items() if v is not None}, f"[{section}]") \
+        .checked(f"[{section}] (profile {name})")
 
 
-def evaluation_profile() -> EvaluationProfile:
-    """The evaluation settings of the same profile: its `[evaluation.<name>]` section of luigi.cfg."""
-    return load_section(EvaluationProfile, *_profile_section("evaluation"), "[evaluation.demo-cpu]")
+def fingerprint_settings(reads) -> dict:
+    """{section: {option: value}} of the settings a task reads (`reads`: dataclasses, or
+    `Dataclass.only(...)` for some of their fields) that can change a result."""
+    result = {}
+    for item in reads:
+        kind, names = (item.kind, item.names) if isinstance(item, Reads) else (item, None)
+        result.setdefault(section_of(kind), {}).update(settings(kind).fingerprint_values(names))
+    return result
 
 
 def _path(value: str, env: str):
@@ -171,21 +203,44 @@ def catalog():
     return _catalogs[key]
 
 
-def filter_settings(lang) -> FilterSettings:
-    """[filters] with the language manifest's `filters:` overrides."""
-    return settings(FilterSettings).with_overrides(lang.filters)
+def _cell(value) -> str:
+    return f"`{value!r}`"
 
 
 def reference() -> str:
-    """Markdown: every luigi.cfg section, its options, defaults and where they are defined."""
+    """Markdown: every luigi.cfg section, its options, defaults, help, and luigi.cfg's profiles."""
     lines = ["# Settings", "", "Generated by `python -m pipeline.show_settings` from the settings dataclasses (the one",
-             "definition of each setting and its default). Set any of them in luigi.cfg or on the command",
-             "line (`--<section>-<option> VALUE`, underscores as dashes). Training hyperparameters are the",
-             "`[profile.<name>]` sections of luigi.cfg (every field of `training.profile.TrainSettings`).", ""]
+             "definition of each setting: its default, what it does, whether it is part of the fingerprint of",
+             "the outputs that read it) and the profiles of luigi.cfg. Set any option in luigi.cfg or on the",
+             "command line: `--<section>-<option> VALUE`, underscores as dashes (`--dedup-workers 4`).",
+             "A setting outside the fingerprint changes how work is done, not what it makes: changing it",
+             "reuses finished outputs.", "",
+             "**Profiles.** `[train] profile` (`--train-profile NAME`) chooses one; its sections",
+             "`[train.NAME]` and `[evaluation.NAME]` list only what differs from the defaults of `[train]`",
+             "and `[evaluation]`. What you set yourself wins over the profile: `[train] lr = ...` in",
+             "luigi.cfg, or `--train-lr 1e-4` / `--evaluation-seeds 5` on the command line.", ""]
     for section, dataclasses in SECTIONS.items():
-        lines += [f"## [{section}]", "", "| option | type | default | defined in |", "|---|---|---|---|"]
+        lines += [f"## [{section}]", "", "| option | type | default | fingerprint | what it does | defined in |",
+                  "|---|---|---|---|---|---|"]
         for dc in dataclasses:
-            for f in fields(dc):
-                lines.append(f"| `{f.name}` | {f.type.__name__} | `{_default(f)!r}` | `{dc.__module__}.{dc.__name__}` |")
+            for name, kind, default, help_text, in_fingerprint, choices in dc.field_info():
+                what = help_text + (f" (one of {', '.join(map(str, choices))})" if choices else "")
+                lines.append(f"| `{name}` | {kind.__name__} | {_cell(default)} | {'yes' if in_fingerprint else 'no'} | "
+                             f"{what} | `{dc.__module__}.{dc.__name__}` |")
+        lines.append("")
+    parser = configparser.ConfigParser()
+    parser.read(REPO_CFG, encoding="utf-8")
+    names = profile_names(parser)
+    lines += ["## Profiles in luigi.cfg", "",
+              "Each profile's values; **bold** where its section sets them, the rest are the defaults.", ""]
+    for dc in PROFILED:
+        section = section_of(dc)
+        lines += [f"### [{section}.NAME]", "", "| option | default | " + " | ".join(names) + " |",
+                  "|---|---|" + "---|" * len(names)]
+        profiles = {name: profile_values(dc, parser, name) for name in names}
+        for name, _, default, *_ in dc.field_info():
+            cells = [f"**{getattr(p, name)!r}**" if getattr(p, name) != default else repr(default)
+                     for p in profiles.values()]
+            lines.append(f"| `{name}` | {_cell(default)} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)

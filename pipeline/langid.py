@@ -6,7 +6,7 @@ TrainLangID task wrote (work_dir/langid_model/all-*/model.bin).
 import argparse
 import sys
 
-from pipeline.text.lid import LanguageIdentifier
+from corpus.lid import LanguageIdentifier
 
 
 def main(argv=None) -> int:

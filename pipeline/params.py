@@ -9,7 +9,7 @@ one task id.
 import luigi
 
 from pipeline import config
-from pipeline.manifest import parse_lang_list
+from corpus.manifest import parse_lang_list
 
 
 class LangListParameter(luigi.Parameter):

@@ -14,6 +14,7 @@ import yaml
 
 from common.fingerprint import sha256_file
 from common.jsonio import open_text
+from corpus.sample import sample_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -38,28 +39,16 @@ def real_lines(relative: str, n: int, min_chars: int = 1) -> list:
 
 def build_corpus(root: Path, max_lines: int, extra_manifests: dict = None, extra_files: dict = None,
                  scripts_extra: dict = None) -> dict:
-    """Real text, truncated to `max_lines` per source, under root/data with manifests under root/manifests;
-    returns the environment that points the pipeline at it (work dir root/work).
-
-    extra_manifests: {code: manifest dict} whose sources' `path` are keys of extra_files
-    ({relative path: bytes}); their sha256 is filled in. scripts_extra: entries added to scripts.yaml.
-    """
-    data, manifests = root / "data", root / "manifests"
-    manifests.mkdir(parents=True, exist_ok=True)
-    scripts = yaml.safe_load((MANIFESTS / "scripts.yaml").read_text(encoding="utf-8"))
-    scripts.update(scripts_extra or {})
-    (manifests / "scripts.yaml").write_text(yaml.safe_dump(scripts, allow_unicode=True), encoding="utf-8")
-    for path in sorted(MANIFESTS.glob("*.yaml")):
-        if path.name == "scripts.yaml":
-            continue
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        for source in doc["sources"]:
-            target = data / source["path"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(DATA_ROOT / source["path"], "rb") as src, open(target, "wb") as out:
-                out.writelines(itertools.islice(src, max_lines))
-            source["sha256"] = sha256_file(target)
-        (manifests / path.name).write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    """The shipped manifests over the first `max_lines` lines of every source (corpus.sample), plus
+    extra_manifests ({code: manifest dict} whose sources' `path` are keys of extra_files
+    ({relative path: bytes}); their sha256 is filled in) and scripts_extra (entries added to
+    scripts.yaml); returns the environment that points the pipeline at it (work dir root/work)."""
+    env = sample_corpus(root, MANIFESTS, DATA_ROOT, lines=max_lines)
+    data, manifests = Path(env["CINO_DATA_ROOT"]), Path(env["CINO_MANIFESTS_DIR"])
+    if scripts_extra:
+        scripts = yaml.safe_load((manifests / "scripts.yaml").read_text(encoding="utf-8"))
+        (manifests / "scripts.yaml").write_text(yaml.safe_dump({**scripts, **scripts_extra}, allow_unicode=True),
+                                                encoding="utf-8")
     for rel, content in (extra_files or {}).items():
         target = data / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +58,7 @@ def build_corpus(root: Path, max_lines: int, extra_manifests: dict = None, extra
             if "sha256" not in source and (data / source["path"]).exists():
                 source["sha256"] = sha256_file(data / source["path"])
         (manifests / f"{code}.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    return {"CINO_DATA_ROOT": str(data), "CINO_MANIFESTS_DIR": str(manifests), "CINO_WORK_DIR": str(root / "work")}
+    return env
 
 
 def kyrgyz_corpus(root: Path, max_lines: int, tokenizer: dict) -> dict:

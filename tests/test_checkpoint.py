@@ -5,8 +5,9 @@ import shutil
 import pytest
 import torch
 
-from pipeline.manifest import load_catalog
-from pipeline.text.normalize import script_rewrite
+from common.xlmr import EMBED, LM_BIAS, LM_WEIGHT
+from corpus.manifest import load_catalog
+from vocab.normalizer import script_rewrite
 from tests.helpers import MANIFESTS, real_lines
 from training import checkpoint
 from vocab import fairseq_ids
@@ -44,7 +45,7 @@ def surgery(tiny_base, vocabulary, strategy, target):
     root, rows = vocabulary
     base_ids_of = base_tokenizer(tiny_base / "sentencepiece.bpe.model")
     base = checkpoint.load(tiny_base / "model.pt")
-    weight, bias, stats = new_rows(base["model"][checkpoint.EMBED], base["model"][checkpoint.LM_BIAS], rows,
+    weight, bias, stats = new_rows(base["model"][EMBED], base["model"][LM_BIAS], rows,
                                    strategy, base_ids_of, seed=7)
     target.mkdir()
     checkpoint.save(checkpoint.replace_vocabulary(base, weight, bias), target / "model.pt")
@@ -63,14 +64,14 @@ def test_surgered_checkpoint_loads_strictly_with_unchanged_kept_rows(tiny_base, 
     new_state = checkpoint.load(tmp_path / "model" / "model.pt")["model"]
     for new_id, base_id, _ in rows:
         if base_id >= 0:
-            assert torch.equal(new_state[checkpoint.EMBED][new_id], base_state[checkpoint.EMBED][base_id])
-    assert new_state[checkpoint.LM_WEIGHT].data_ptr() == new_state[checkpoint.EMBED].data_ptr()  # still tied
+            assert torch.equal(new_state[EMBED][new_id], base_state[EMBED][base_id])
+    assert new_state[LM_WEIGHT].data_ptr() == new_state[EMBED].data_ptr()  # still tied
     hub = checkpoint.hub_model(tmp_path / "model")  # fairseq loads state dicts strictly
     assert len(hub.task.source_dictionary) == len(rows)
     if strategy == "mean_subtokens":
         new_id, _, symbol = next(r for r in rows if r[1] < 0 and [i for i in base_ids_of(r[2]) if i != 3])
         known = [i for i in base_ids_of(symbol) if i != 3]
-        assert torch.allclose(weight[new_id], base_state[checkpoint.EMBED][known].mean(dim=0))
+        assert torch.allclose(weight[new_id], base_state[EMBED][known].mean(dim=0))
 
 
 def test_same_mlm_logits_as_the_base_for_every_kept_token(tiny_base, vocabulary, tmp_path):
@@ -96,10 +97,10 @@ def test_a_real_size_stand_in_has_xlmr_base_architecture_in_both_layouts(tiny_ba
 
     model = real_size(checkpoint.load(tiny_base / "model.pt"), "base")
     state = model["model"]
-    assert state[checkpoint.EMBED].shape == (250_002, 768)
+    assert state[EMBED].shape == (250_002, 768)
     assert len({key.split(".")[3] for key in state if ".layers." in key}) == 12
     assert state["encoder.sentence_encoder.layers.11.fc1.weight"].shape == (3072, 768)
-    parameters = sum(t.numel() for key, t in state.items() if key != checkpoint.LM_WEIGHT)   # tied to EMBED
+    parameters = sum(t.numel() for key, t in state.items() if key != LM_WEIGHT)   # tied to EMBED
     # transformers' xlm-roberta-base has 278,043,648: the same encoder, plus a pooler (590,592) and a
     # token-type row (768) fairseq lacks, less the LM head's dense, norm and bias (842,130)
     assert parameters == 278_043_648 - 590_592 - 768 + 842_130

@@ -6,12 +6,12 @@ import pytest
 
 from common.jsonio import open_text
 from common.units import units
-from pipeline.manifest import load_catalog
-from pipeline.text import filters
-from pipeline.text.clean import Cleaner, clean_shard
-from pipeline.text.filters import Doc, FilterSettings
-from pipeline.text.lines import Ledger, Reject, RejectionLog, read_rejections, read_shard, run_step, totals, write_pair
-from pipeline.text.scripts import ScriptTable
+from corpus.manifest import load_catalog
+from corpus import filters
+from corpus.clean import Cleaner, clean_shard
+from corpus.filters import Doc, FilterSettings
+from corpus.lines import Ledger, Reject, RejectionLog, read_rejections, read_shard, run_step, totals, write_pair
+from corpus.scripts import ScriptTable
 from tests.helpers import MANIFESTS, real_lines
 
 CATALOG = load_catalog(MANIFESTS)

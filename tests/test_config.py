@@ -1,16 +1,241 @@
-"""Settings: one definition each, the generated reference is current, and the cfg files
-name only options that exist."""
+"""Settings as data: one definition each (with a help line and whether it is part of the
+fingerprint), profiles as partial overrides, the generated reference current, and, for every
+task and every setting, the output path changes exactly when a setting it reads that can
+change a result changes."""
 import configparser
-from dataclasses import fields
+import shutil
+from dataclasses import dataclass, fields, replace
 
+import luigi
+import pytest
 from luigi.cmdline_parser import CmdlineParser
 
+import pipeline
+from common.errors import InputError
+from common.settings import Reads, setting
 from pipeline import config
-from pipeline.text.filters import FilterSettings
+from pipeline.tasks.base import StageTask
+from corpus.filters import FilterSettings
+from tests.helpers import REPO, SHARED, in_env, run_luigi
+from training.command import mlm_args, settings_args
+from training.profile import TrainSettings
 from training.standin import StandInSettings
-from tests.helpers import REPO, in_env
 
 LUIGI_SECTIONS = {"core", "worker", "retcode", "resources", "scheduler", "task_history"}
+LANGS = "bo,mn,ug"
+# One instance of every stage task (a test fails when a task is added without one).
+SAMPLES = {
+    "Ingest": {"lang": "bo"}, "TrainLangID": {}, "IdentifyLanguage": {"lang": "bo", "shard": 0},
+    "Clean": {"lang": "bo", "shard": 0}, "Dedup": {"lang": "bo"}, "Split": {"lang": "bo"}, "StandInBase": {},
+    "RealSizeBase": {"size": "base"}, "TrainScriptTokenizer": {"script": "Tibt", "langs": "bo"},
+    "MergeVocabulary": {"langs": LANGS}, "PruneVocabulary": {"langs": LANGS}, "InitCheckpoint": {"langs": LANGS},
+    "BinarizeLanguage": {"lang": "bo", "vocab_langs": LANGS}, "SamplingPlan": {"langs": LANGS},
+    "ContinuePretraining": {"langs": LANGS}, "CorpusReport": {"langs": LANGS}, "TokenizerReport": {"langs": LANGS},
+    "ExportHF": {"langs": LANGS}, "EvaluateClassification": {"langs": LANGS, "protocol": "in-language", "lang": "bo"},
+    "EvaluateMLM": {"langs": LANGS}, "EvaluationReport": {"langs": LANGS}, "PackageModel": {"langs": LANGS},
+    "BuildCINO": {"lang": LANGS},
+}
+# Fields whose change is not a value but a choice of other values, tested on their own below:
+# the profile chooses the [train] and [evaluation] values; base_model_dir chooses ExternalBase
+# (fingerprinted by its files) over the stand-in.
+SELECTORS = {("train", "profile"), ("vocab", "base_model_dir")}
+
+
+def stage_tasks() -> set:
+    found, todo = set(), list(StageTask.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if cls.__module__.startswith("pipeline.tasks") and cls.stage:
+            found.add(cls.__name__)
+    return found
+
+
+def reads_closure(task) -> dict:
+    """{(section, option)} that the task or any task upstream of it declares it reads."""
+    found, todo, seen = set(), [task], set()
+    while todo:
+        current = todo.pop()
+        if current.task_id in seen:
+            continue
+        seen.add(current.task_id)
+        for item in getattr(current, "reads", ()):
+            kind, names = (item.kind, item.names) if isinstance(item, Reads) else (item, None)
+            found |= {(config.section_of(kind), f.name) for f in fields(kind) if names is None or f.name in names}
+        todo += current.upstream() if isinstance(current, StageTask) else []
+    return found
+
+
+BATCH = ("batch_size", "update_freq", "world_size", "effective_batch")
+
+
+def alternative(section: str, f, tmp_path) -> dict:
+    """A different valid value of a field, as {option: cfg text}: with its companion where a value
+    alone cannot change (the batch sizes must multiply to effective_batch)."""
+    value = config.settings(next(dc for dc in config.SECTIONS[section] if f in fields(dc)))
+    current = getattr(value, f.name)
+    choices = f.metadata.get("choices", ())
+    if section == "train" and f.name in BATCH:
+        companion = "batch_size" if f.name == "effective_batch" else "effective_batch"
+        return {f.name: str(current * 2), companion: str(getattr(value, companion) * 2)}
+    if choices:
+        return {f.name: str(choices[(choices.index(current) + 1) % len(choices)])}
+    if f.type is bool:
+        return {f.name: str(not current).lower()}
+    if f.type in (int, float):
+        return {f.name: str(current + 1)}
+    if section == "cino":   # locations: an empty directory, or a copy of the manifests
+        if f.name == "manifests_dir":
+            return {f.name: str(shutil.copytree(config.manifests_dir(), tmp_path / "manifests-copy"))}
+        return {f.name: str(tmp_path / f.name)}
+    if f.name == "base_vocab_dir":
+        return {f.name: str(shutil.copytree(SHARED / "base" / "xlmr", tmp_path / "vocab-copy"))}
+    return {f.name: {"salt": "another-salt", "standin_langs": "zh,ko", "report_langs": "zh", "source_lang": "ug",
+                     "eval_set": "another-set", "adam_betas": "(0.9,0.98)"}[f.name]}
+
+
+def paths(tasks: dict) -> dict:
+    """{task name: (scope, fingerprint)}: the output path below work_dir, one walk of the graph."""
+    known = {}
+    return {name: (task.scope(), task.fingerprint(known)) for name, task in tasks.items()}
+
+
+def test_every_setting_of_every_task_changes_its_output_path_exactly_when_it_can_change_the_result(full_env, tmp_path):
+    assert set(SAMPLES) == stage_tasks()
+    with in_env(full_env):
+        tasks = {name: getattr(pipeline, name)(**params) for name, params in SAMPLES.items()}
+        closures = {name: reads_closure(task) for name, task in tasks.items()}
+        before = paths(tasks)
+        parser, checked = luigi.configuration.get_config(), 0
+        fingerprinted = {(section, f.name): f.metadata["fingerprint"]
+                         for section, dcs in config.SECTIONS.items() for dc in dcs for f in fields(dc)}
+        for section, dataclasses in config.SECTIONS.items():
+            for f in (f for dc in dataclasses for f in fields(dc)):
+                if (section, f.name) in SELECTORS:
+                    continue
+                changes = alternative(section, f, tmp_path)
+                if not parser.has_section(section):
+                    parser.add_section(section)
+                had = {name: parser.get(section, name, fallback=None) for name in changes}
+                for name, value in changes.items():
+                    parser.set(section, name, value)
+                try:
+                    after = paths(tasks)
+                finally:
+                    for name, value in had.items():
+                        parser.remove_option(section, name) if value is None else parser.set(section, name, value)
+                for name in tasks:
+                    expected = any(fingerprinted[(section, option)] and (section, option) in closures[name]
+                                   for option in changes)
+                    assert (after[name] != before[name]) == expected, (name, section, changes)
+                    checked += 1
+    assert checked > 2000   # tasks x settings (the closing note reports the number)
+
+
+def test_every_setting_that_can_change_a_result_is_read_by_some_task(full_env):
+    with in_env(full_env):
+        read = set().union(*(reads_closure(getattr(pipeline, n)(**p)) for n, p in SAMPLES.items()))
+    unread = {(section, f.name) for section, dcs in config.SECTIONS.items() for dc in dcs for f in fields(dc)
+              if f.metadata["fingerprint"] and (section, f.name) not in read}
+    assert unread == set()
+
+
+def test_a_task_cannot_read_a_setting_it_does_not_declare(full_env):
+    with in_env(full_env):
+        with pytest.raises(TypeError, match="without declaring it"):
+            pipeline.Split(lang="bo").read(FilterSettings)
+
+
+def test_the_profile_chooses_values_and_the_fingerprint_follows_the_values(full_env, tmp_path):
+    """Another profile with other values retrains; a profile with the same values (another name)
+    does not; a value set on the command line wins over the profile."""
+    cfg = tmp_path / "copy.cfg"
+    cfg.write_text("[train.same-as-test-cpu]\n" + "\n".join(
+        f"{k} = {v}" for k, v in luigi.configuration.get_config().items("train.test-cpu")) + "\n", encoding="utf-8")
+    with in_env(full_env):
+        luigi.configuration.get_config().read(str(cfg))
+        path = pipeline.ContinuePretraining(langs=LANGS).output_dir()
+        with CmdlineParser.global_instance(["Split", "--lang", "bo", "--train-profile", "same-as-test-cpu"]):
+            assert pipeline.ContinuePretraining(langs=LANGS).output_dir() == path
+        with CmdlineParser.global_instance(["Split", "--lang", "bo", "--train-profile", "test-ddp"]):
+            assert pipeline.ContinuePretraining(langs=LANGS).output_dir() != path
+            assert config.settings(TrainSettings).world_size == 2
+        with CmdlineParser.global_instance(["Split", "--lang", "bo", "--train-lr", "0.25", "--evaluation-seeds", "5"]):
+            assert config.settings(TrainSettings).lr == 0.25 and config.settings(TrainSettings).max_update == 30
+            assert config.settings(config.EvaluationProfile).seeds == 5
+            assert pipeline.ContinuePretraining(langs=LANGS).output_dir() != path
+
+
+def test_profiles_list_only_what_differs_and_a_value_common_to_all_is_the_default():
+    parser = configparser.ConfigParser()
+    parser.read(REPO / "luigi.cfg", encoding="utf-8")
+    names = config.profile_names(parser)
+    assert {"demo-cpu", "cino-base", "cino-large"} <= set(names)
+    for dc in config.PROFILED:
+        section = config.section_of(dc)
+        for f in fields(dc):
+            values = [parser.get(f"{section}.{n}", f.name, fallback=None) for n in names]
+            restated = [n for n, v in zip(names, values) if v is not None
+                        and dc().overridden({f.name: v}, "cfg") == dc()]
+            assert restated == [], (section, f.name, "restates the default")
+            assert None in values or len(set(values)) > 1, (section, f.name, "equal in every profile: make it the default")
+
+
+def test_cino_profiles_carry_cinos_numbers(tmp_path):
+    parser = configparser.ConfigParser()
+    parser.read(REPO / "luigi.cfg", encoding="utf-8")
+    base = config.profile_values(TrainSettings, parser, "cino-base").checked("base")
+    large = config.profile_values(TrainSettings, parser, "cino-large").checked("large")
+    assert (base.effective_batch, base.max_update, base.warmup, base.lr, base.tokens_per_sample) == (4096, 150_000, 10_000, 2e-4, 256)
+    assert (large.effective_batch, large.max_update, large.warmup, large.lr) == (8192, 75_000, 5_000, 1e-4)
+    assert base.mask_prob == large.mask_prob == 0.2 and base.alpha == 0.7 and base.adam_eps == 1e-8
+
+
+@pytest.mark.parametrize("args,where,problem", [
+    (["--train-update-freq", "2"], "[train] (profile test-cpu)", "not effective_batch 4"),
+    (["--train-sample-break-mode", "lines"], "[train] (profile test-cpu) sample_break_mode", "'lines' is not allowed"),
+    (["--train-adam-betas", "0.9"], "[train] (profile test-cpu) adam_betas", "is not two numbers"),
+    (["--train-profile", "cino-small"], "[train] profile", "no profile 'cino-small'"),
+])
+def test_a_bad_setting_is_one_clear_error_naming_its_place(mini_corpus, args, where, problem):
+    done = run_luigi(["ContinuePretraining", "--langs", "bo", *args], mini_corpus)
+    assert done.returncode != 0 and "Traceback" not in done.stdout + done.stderr
+    (line,) = [l for l in (done.stdout + done.stderr).splitlines() if l.startswith("ERROR: ") and problem in l]
+    assert line.startswith(f"ERROR: {where}: ") and "; fix: " in line
+
+
+def test_the_old_profile_section_name_is_named_in_the_error(tmp_path):
+    cfg = tmp_path / "old.cfg"
+    cfg.write_text("[train]\nprofile = mine\n[profile.mine]\nlr = 1\n", encoding="utf-8")
+    with in_env({}):
+        parser = luigi.configuration.get_config()
+        parser.read(str(cfg))
+        try:
+            with pytest.raises(InputError, match=r"\[profile.mine\] is the old name of \[train.mine\]"):
+                config.settings(TrainSettings)
+        finally:
+            parser.remove_section("profile.mine")
+            parser.set("train", "profile", "test-cpu")
+
+
+def test_a_new_training_option_is_one_field():
+    """A field with its fairseq flag reaches the command line with nothing else changed."""
+    @dataclass(frozen=True)
+    class WithDropout(TrainSettings):
+        dropout: float = setting(0.1, "dropout", fairseq="--dropout")
+
+    args = [str(a) for a in mlm_args("/save", WithDropout(cpu=True))]
+    assert args[args.index("--dropout") + 1] == "0.1" and "--cpu" in args and "--fp16" in args
+    assert "--multilang-sampling-alpha" not in args   # the multilingual task's own option
+    assert settings_args(replace(WithDropout(), fp16=False), task_options=False).count("--fp16") == 0
+    assert [str(a) for a in settings_args(TrainSettings(), task_options=True)] == ["--multilang-sampling-alpha", "0.7"]
+
+
+def test_every_setting_has_a_help_line_and_no_option_is_defined_twice_in_a_section():
+    for section, dataclasses in config.SECTIONS.items():
+        names = [f.name for dc in dataclasses for f in fields(dc)]
+        assert len(names) == len(set(names)), section
+        assert all(f.metadata.get("help") for dc in dataclasses for f in fields(dc)), section
 
 
 def test_settings_reference_in_docs_is_current():
@@ -18,20 +243,16 @@ def test_settings_reference_in_docs_is_current():
 
 
 def test_cfg_files_set_only_known_options():
-    for path in (REPO / "luigi.cfg", REPO / "tests" / "luigi-test.cfg"):
+    for path in (REPO / "luigi.cfg", REPO / "tests" / "luigi-test.cfg", REPO / "bench" / "scale.cfg"):
         parser = configparser.ConfigParser()
         parser.read(path)
         for section in parser.sections():
-            if section in LUIGI_SECTIONS or section.startswith(("profile.", "evaluation.")):
+            if section in LUIGI_SECTIONS:
                 continue
-            known = {f for dc in config.SECTIONS[section] for f in dc.__dataclass_fields__}
+            kind = section.split(".", 1)[0]
+            known = {f.name for dc in config.SECTIONS[kind] for f in fields(dc)
+                     if "." not in section or dc in config.PROFILED}
             assert set(parser.options(section)) <= known, (path, section)
-
-
-def test_no_option_is_defined_twice_in_a_section():
-    for section, dataclasses in config.SECTIONS.items():
-        names = [f.name for dc in dataclasses for f in fields(dc)]
-        assert len(names) == len(set(names)), section
 
 
 def test_a_setting_comes_from_the_environment_the_cfg_file_the_command_line_or_its_default(tmp_path):
@@ -39,8 +260,8 @@ def test_a_setting_comes_from_the_environment_the_cfg_file_the_command_line_or_i
         assert config.work_dir() == tmp_path
         assert config.settings(FilterSettings) == FilterSettings()
         assert config.settings(StandInSettings).layers == 1 != StandInSettings().layers  # tests/luigi-test.cfg
-        assert config.profile().max_update == 30   # [train] profile = test-cpu there
+        assert config.settings(TrainSettings).max_update == 30   # [train] profile = test-cpu there
         with CmdlineParser.global_instance(["Split", "--lang", "bo", "--filters-min-chars", "8",
                                             "--train-profile", "test-ddp"]):
             assert config.settings(FilterSettings).min_chars == 8
-            assert config.profile().world_size == 2
+            assert config.settings(TrainSettings).world_size == 2

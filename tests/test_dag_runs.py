@@ -14,7 +14,7 @@ import yaml
 from common.atomic import SUCCESS
 from common.fingerprint import sha256_file
 from common.jsonio import read_json
-from pipeline.text.lines import read_rejections
+from corpus.lines import read_rejections
 from tests.helpers import REPO, build_corpus, error_lines, in_env, kyrgyz_corpus, luigi_command, run_luigi
 
 LANGS = "bo,mn,ug"

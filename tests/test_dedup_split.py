@@ -4,9 +4,9 @@ from collections import Counter
 import pytest
 
 from common.jsonio import open_text
-from pipeline.text.dedup import DedupSettings, MinHasher, dedup_language
-from pipeline.text.lines import read_rejections, read_shard, write_pair
-from pipeline.text.split import SplitSettings, assign, split_language
+from corpus.dedup import DedupSettings, MinHasher, dedup_language
+from corpus.lines import read_rejections, read_shard, write_pair
+from corpus.split import SplitSettings, assign, split_language
 from tests.helpers import real_lines
 
 

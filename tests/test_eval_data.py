@@ -5,7 +5,7 @@ import yaml
 from common.errors import InputError
 from common.fingerprint import sha256_file
 from eval.datasets import read_labelled, resolve
-from pipeline.manifest import load_catalog
+from corpus.manifest import load_catalog
 from tests.helpers import MANIFESTS, SHARED, build_corpus
 
 SIB = SHARED / "eval" / "sib200"

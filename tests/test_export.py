@@ -12,7 +12,7 @@ import torch
 from common.jsonio import read_json
 from tests.helpers import REPO, build_corpus, error_lines, in_env, run_luigi
 from training import checkpoint
-from vocab.fairseq_ids import DICT_FILE, MODEL_FILE, SPM_FILE
+from common.xlmr import DICT_FILE, MODEL_FILE, SPM_FILE
 
 LANGS = "bo,mn,ug"
 MONGOLIAN = "ᠶᠤᠸᠠᠨ ᠤᠯᠤᠰ\u202fᠤᠨ <mask> ᠳᠡ ᠨᠢᠩ ᠵᠠᠮ ᠴᠢᠬᠤᠯᠠ ᠦᠢᠯᠡᠳᠦᠯ ᠭᠠᠷᠭᠠᠵᠠᠶ ᠃"

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from common.errors import InputError
-from pipeline.manifest import load_catalog, parse_lang_list
+from corpus.manifest import load_catalog, parse_lang_list
 from tests.helpers import MANIFESTS, SHARED
 
 ALL = ["bo", "kk", "ko", "mn", "ug", "yue", "za", "zh"]

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.manifest import load_scripts
-from pipeline.text.normalize import VIEW, Normalizer
+from corpus.manifest import load_scripts
+from corpus.normalize import VIEW, Normalizer
 from tests.helpers import unescape
 
 GOLDEN = Path(__file__).parent / "golden" / "normalize.tsv"

@@ -5,6 +5,7 @@ import pytest
 
 from tests.helpers import in_env
 from training import sampling
+from training.profile import TrainSettings
 
 # CINO's pretraining corpus, tokens per language (Yang et al., 2022).
 CINO_TOKENS = {"bo": 130e6, "kk": 238e6, "ko": 170e6, "mn": 337e6, "yue": 276e6, "za": 23e6, "zh": 1.2e9}
@@ -42,7 +43,7 @@ def test_plan_equals_what_fairseq_computes(mini_build):
     with in_env(mini_build["env"]):
         data = ContinuePretraining(langs="bo,mn,ug").run_dir() / "data-bin"
         plan = SamplingPlan(langs="bo,mn,ug").output().stats()
-        settings = config.profile()
+        settings = config.settings(TrainSettings)
     fairseq_task = MultiLingualMaskedLMTask.setup_task(_args(data, settings))
     fairseq_task.load_dataset("train")
     resampled = fairseq_task.datasets["train"].dataset.datasets  # SortDataset > ConcatDataset > one per language

@@ -1,8 +1,8 @@
 """Script detection: unit shares (language ID) and script ratio (cleaning filter)."""
 from pathlib import Path
 
-from pipeline.manifest import load_scripts
-from pipeline.text.scripts import ScriptTable
+from corpus.manifest import load_scripts
+from corpus.scripts import ScriptTable
 from common.units import units
 
 TABLE = ScriptTable(load_scripts(Path(__file__).resolve().parents[1] / "corpora_manifests" / "scripts.yaml"))

@@ -1,6 +1,5 @@
 """Continued pretraining: the profiles, the final model, per-language validation, resume after
 SIGKILL, and fairseq's distributed path with two CPU processes (gloo)."""
-import configparser
 import os
 import re
 import shutil
@@ -12,10 +11,8 @@ from pathlib import Path
 import pytest
 from luigi.cmdline_parser import CmdlineParser
 
-from common.errors import InputError
 from common.jsonio import read_json
 from tests.helpers import REPO, in_env, luigi_command, run_luigi
-from training.profile import load_profile
 
 LANGS = "bo,mn,ug"
 TIBETAN = "ཕྱིས་སུ་མི་རྣམས་ཀྱིས་རང་བྱུང་ཁམས་ལ་ <mask> བྱེད་པའི་བྱ་རིམ་ཁྲོད་ནས།"
@@ -147,33 +144,6 @@ def test_a_truncated_checkpoint_last_falls_back_to_the_newest_readable_one(mini_
     assert int(RESUMED.search(log.split("$ ")[2]).group(1)) > 0
 
 
-def test_launch_settings_do_not_change_the_run_directory(mini_build):
-    """Moving a job to another launcher, or giving it more threads, resumes the same run."""
-    import luigi
-
-    import pipeline
-
-    with in_env(mini_build["env"]):
-        run_dir = pipeline.ContinuePretraining(langs=LANGS).run_dir()
-        parser = luigi.configuration.get_config()
-        for option, value in (("threads", "4"), ("num_workers", "2"), ("log_interval", "1"),
-                              ("save_interval_updates", "5"), ("validate_interval_updates", "5")):
-            previous = parser.get("profile.test-cpu", option)
-            parser.set("profile.test-cpu", option, value)
-            try:
-                assert pipeline.ContinuePretraining(langs=LANGS).run_dir() == run_dir, option
-            finally:
-                parser.set("profile.test-cpu", option, previous)
-        with CmdlineParser.global_instance(["ContinuePretraining", "--langs", LANGS, "--train-launcher", "slurm"]):
-            assert pipeline.ContinuePretraining(langs=LANGS).run_dir() == run_dir
-        previous = parser.get("profile.test-cpu", "lr")
-        parser.set("profile.test-cpu", "lr", "0.002")
-        try:
-            assert pipeline.ContinuePretraining(langs=LANGS).run_dir() != run_dir   # this one changes the model
-        finally:
-            parser.set("profile.test-cpu", "lr", previous)
-
-
 def test_two_process_distributed_training_on_cpu(mini_build, tmp_path):
     work = copy_without_training(mini_build["work"], tmp_path / "work")
     env = {**mini_build["env"], "CINO_WORK_DIR": str(work)}
@@ -186,20 +156,3 @@ def test_two_process_distributed_training_on_cpu(mini_build, tmp_path):
     assert "initialized host" in (run_dir / "rank1.log").read_text(encoding="utf-8")
     log = (run_dir / "train.log").read_text(encoding="utf-8")
     assert "distributed init (rank 0)" in log and '"bsz": "4"' in log  # 2 processes x 2 sequences
-
-
-def test_profiles_in_luigi_cfg_state_cino_numbers_and_bad_ones_are_refused():
-    parser = configparser.ConfigParser()
-    parser.read(REPO / "luigi.cfg")
-    base = load_profile(dict(parser.items("profile.cino-base")), "cino-base")
-    large = load_profile(dict(parser.items("profile.cino-large")), "cino-large")
-    assert (base.effective_batch, base.max_update, base.warmup, base.lr, base.tokens_per_sample) == (4096, 150_000, 10_000, 2e-4, 256)
-    assert (large.effective_batch, large.max_update, large.warmup, large.lr) == (8192, 75_000, 5_000, 1e-4)
-    assert base.mask_prob == large.mask_prob == 0.2 and base.alpha == 0.7 and base.adam_eps == 1e-8
-    demo = dict(parser.items("profile.demo-cpu"))
-    with pytest.raises(InputError, match="not effective_batch 8"):
-        load_profile({**demo, "update_freq": "2"}, "demo")
-    with pytest.raises(InputError, match="unknown option"):
-        load_profile({**demo, "learning_rate": "1"}, "demo")
-    with pytest.raises(InputError, match="missing option"):
-        load_profile({k: v for k, v in demo.items() if k != "lr"}, "demo")

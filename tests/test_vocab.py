@@ -7,10 +7,11 @@ import pytest
 import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2 as pb
 
-from pipeline.manifest import load_catalog
+from corpus.manifest import load_catalog
 from tests.helpers import BASE_SPM, MANIFESTS, REPO, real_lines, unescape
 from vocab import fairseq_ids
-from pipeline.text.normalize import Normalizer, script_rewrite
+from corpus.normalize import Normalizer
+from vocab.normalizer import script_rewrite
 from vocab.merge import merge_vocabulary
 from vocab.normalizer import compile_rules, decode_charsmap, script_rules
 from vocab.pieces import load_proto

@@ -14,10 +14,7 @@ from contextlib import contextmanager
 import torch
 
 from common.errors import InputError
-
-EMBED = "encoder.sentence_encoder.embed_tokens.weight"
-LM_WEIGHT = "encoder.lm_head.weight"
-LM_BIAS = "encoder.lm_head.bias"
+from common.xlmr import EMB_NORM, EMBED, LM_BIAS, LM_WEIGHT, MODEL_FILE, RELEASE_2019_EMB_NORM, RELEASE_2019_PREFIX
 
 
 def load(path) -> dict:
@@ -72,9 +69,9 @@ def _upgrade_2019(checkpoint: dict) -> dict:
         cfg = OmegaConf.to_container(upgraded["cfg"])
     state = {}
     for key, value in checkpoint["model"].items():   # RobertaModel.upgrade_state_dict_named
-        if key.startswith("decoder."):
-            key = "encoder." + key[len("decoder."):]
-        state[key.replace(".emb_layer_norm.", ".layernorm_embedding.")] = value
+        if key.startswith(RELEASE_2019_PREFIX):
+            key = "encoder." + key[len(RELEASE_2019_PREFIX):]
+        state[key.replace(RELEASE_2019_EMB_NORM, EMB_NORM)] = value
     return {**upgraded, "cfg": cfg, "args": None, "model": state}
 
 
@@ -220,7 +217,7 @@ def trusted_fairseq_checkpoints():
             os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = previous
 
 
-def hub_model(model_dir, checkpoint_file: str = "model.pt"):
+def hub_model(model_dir, checkpoint_file: str = MODEL_FILE):
     """fairseq's XLMRModel (strict state-dict load) for a directory in XLM-R's layout, in eval mode.
 
     fairseq's SentencePiece decoding joins piece strings itself, so the private-use stand-ins

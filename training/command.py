@@ -1,5 +1,10 @@
 """fairseq-train command lines: the masked-LM arguments every run here shares, and the
-continued multilingual pretraining run built on them (the stand-in base uses the same core)."""
+continued multilingual pretraining run built on them (the stand-in base uses the same core).
+
+The hyperparameters come from TrainSettings' fields, each of which names its flag
+(`fairseq=` metadata): a new training option is a new field there, nothing here.
+"""
+from dataclasses import fields
 from pathlib import Path
 
 from training.profile import TrainSettings
@@ -8,6 +13,11 @@ PLUGIN = Path(__file__).resolve().parent / "fairseq_user_dir" / "cino_fairseq"
 TASK = "multilingual_masked_lm_by_language"  # registered by the plugin
 ARCH_FIELDS = ("encoder_layers", "encoder_embed_dim", "encoder_ffn_embed_dim", "encoder_attention_heads",
                "max_positions")
+# What every run here does the same way: fairseq's Adam with polynomial decay, JSON logs, one
+# checkpoint kept, no per-epoch checkpoints, any batch size (tiny demo sets), long valid lines skipped.
+FIXED = ["--criterion", "masked_lm", "--optimizer", "adam", "--lr-scheduler", "polynomial_decay",
+         "--required-batch-size-multiple", 1, "--no-epoch-checkpoints", "--keep-interval-updates", 1,
+         "--log-format", "json", "--skip-invalid-size-inputs-valid-test"]
 
 
 def architecture(base_checkpoint: dict) -> list:
@@ -20,26 +30,22 @@ def architecture(base_checkpoint: dict) -> list:
     return args
 
 
+def settings_args(s: TrainSettings, task_options: bool) -> list:
+    """The flags of the fields that name one (`fairseq=`): the shared ones, or with
+    `task_options` the multilingual task's own. A true bool is a bare flag, a false one absent."""
+    args = []
+    for f in fields(s):
+        flags, value = f.metadata.get("fairseq"), getattr(s, f.name)
+        if not flags or f.metadata.get("fairseq_task", False) != task_options:
+            continue
+        for flag in (flags,) if isinstance(flags, str) else flags:
+            args += ([flag] if value else []) if isinstance(value, bool) else [flag, value]
+    return args
+
+
 def mlm_args(save_dir, s: TrainSettings) -> list:
     """Batch, masking, optimiser, schedule, logging and checkpointing of a masked-LM run."""
-    args = [
-        "--criterion", "masked_lm", "--mask-prob", s.mask_prob,
-        "--tokens-per-sample", s.tokens_per_sample, "--sample-break-mode", s.sample_break_mode,
-        "--batch-size", s.batch_size, "--update-freq", s.update_freq, "--required-batch-size-multiple", 1,
-        "--optimizer", "adam", "--adam-betas", f"({s.adam_beta1},{s.adam_beta2})", "--adam-eps", s.adam_eps,
-        "--clip-norm", s.clip_norm, "--weight-decay", s.weight_decay,
-        "--lr", s.lr, "--lr-scheduler", "polynomial_decay", "--warmup-updates", s.warmup,
-        "--total-num-update", s.max_update, "--max-update", s.max_update,
-        "--save-dir", str(save_dir), "--no-epoch-checkpoints", "--save-interval-updates", s.save_interval_updates,
-        "--keep-interval-updates", 1, "--validate-interval-updates", s.validate_interval_updates,
-        "--log-format", "json", "--log-interval", s.log_interval, "--seed", s.seed,
-        "--num-workers", s.num_workers, "--skip-invalid-size-inputs-valid-test",
-    ]
-    if s.cpu:
-        args.append("--cpu")
-    if s.fp16:
-        args.append("--fp16")
-    return args
+    return [*FIXED, *settings_args(s, task_options=False), "--save-dir", str(save_dir)]
 
 
 def train_args(data_dir, save_dir, init_checkpoint, langs, arch: list, s: TrainSettings) -> list:
@@ -47,7 +53,7 @@ def train_args(data_dir, save_dir, init_checkpoint, langs, arch: list, s: TrainS
     args = [
         str(data_dir), "--user-dir", str(PLUGIN), "--task", TASK,
         "--valid-subset", ",".join(["valid"] + [f"valid_{lang}" for lang in langs]),
-        "--multilang-sampling-alpha", s.alpha, *arch,
+        *settings_args(s, task_options=True), *arch,
         "--finetune-from-model", str(init_checkpoint),  # used by fairseq on the first launch only
         *mlm_args(save_dir, s),
     ]

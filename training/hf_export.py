@@ -12,13 +12,23 @@ transformers and torch are imported inside the functions: this module is read by
 workers that never export.
 """
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
+from common.xlmr import BOS, EMBED, ENCODER, EOS, LM_BIAS, LM_HEAD, LM_WEIGHT, MASK, MODEL_FILE, PAD, SPECIALS, SPM_FILE
+from common.settings import Settings, setting
 from vocab import fairseq_ids
 from vocab.pieces import load_proto
 
-ENCODER = "encoder.sentence_encoder."
-LM_HEAD = "encoder.lm_head."
+
+@dataclass(frozen=True)
+class ParitySettings(Settings):
+    max_logit_difference: float = setting(1e-4, "largest absolute difference of the MLM logits allowed (float32)")
+    min_ids_identical: float = setting(0.999, "least share of lines tokenized exactly as fairseq does (the rest "
+                                              "are listed in stats.json)")
+    logit_lines: int = setting(2, "lines per text whose logits are compared through both models (token ids: "
+                                  "every line); the weights are mapped as whole matrices, so two lines show any "
+                                  "mapping error")
 
 
 def hf_config(model_cfg, vocab_size: int):
@@ -30,7 +40,7 @@ def hf_config(model_cfg, vocab_size: int):
         vocab_size=vocab_size, hidden_size=get("encoder_embed_dim"), num_hidden_layers=get("encoder_layers"),
         num_attention_heads=get("encoder_attention_heads"), intermediate_size=get("encoder_ffn_embed_dim"),
         max_position_embeddings=get("max_positions") + 2,   # fairseq's positions start after the padding index
-        type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2, hidden_act="gelu", layer_norm_eps=1e-5,
+        type_vocab_size=1, pad_token_id=PAD, bos_token_id=BOS, eos_token_id=EOS, hidden_act="gelu", layer_norm_eps=1e-5,
         hidden_dropout_prob=get("dropout"), attention_probs_dropout_prob=get("attention_dropout"),
         tie_word_embeddings=True)
 
@@ -43,8 +53,8 @@ def embeddings(state: dict) -> dict:
     """embed_tokens, embed_positions, layernorm_embedding -> roberta.embeddings.*"""
     import torch
 
-    width = state[f"{ENCODER}embed_tokens.weight"].shape[1]
-    return {"roberta.embeddings.word_embeddings.weight": state[f"{ENCODER}embed_tokens.weight"],
+    width = state[EMBED].shape[1]
+    return {"roberta.embeddings.word_embeddings.weight": state[EMBED],
             "roberta.embeddings.position_embeddings.weight": state[f"{ENCODER}embed_positions.weight"],
             "roberta.embeddings.token_type_embeddings.weight": torch.zeros(1, width),   # RoBERTa has no segments
             **_linear(state, f"{ENCODER}layernorm_embedding", "roberta.embeddings.LayerNorm")}
@@ -66,7 +76,7 @@ def lm_head(state: dict) -> dict:
     """encoder.lm_head.{dense,layer_norm,weight,bias} -> lm_head.{dense,layer_norm,decoder.weight,bias}"""
     return {**_linear(state, f"{LM_HEAD}dense", "lm_head.dense"),
             **_linear(state, f"{LM_HEAD}layer_norm", "lm_head.layer_norm"),
-            "lm_head.decoder.weight": state[f"{LM_HEAD}weight"], "lm_head.bias": state[f"{LM_HEAD}bias"]}
+            "lm_head.decoder.weight": state[LM_WEIGHT], "lm_head.bias": state[LM_BIAS]}
 
 
 def hf_state(state: dict, layers: int) -> dict:
@@ -82,7 +92,7 @@ def hf_model(checkpoint: dict):
     from transformers.initialization import no_init_weights
 
     state = checkpoint["model"]
-    config = hf_config(checkpoint["cfg"]["model"], state[f"{ENCODER}embed_tokens.weight"].shape[0])
+    config = hf_config(checkpoint["cfg"]["model"], state[EMBED].shape[0])
     with no_init_weights():   # every weight is loaded below (strict): a random init would be wasted seconds
         model = XLMRobertaForMaskedLM(config)
     model.tie_weights()   # skipped with the init above: the LM head's projection is the embedding matrix
@@ -105,8 +115,8 @@ def hf_tokenizer(spm_file, max_length: int, charsmap: bytes, patterns: list, res
 
     proto = load_proto(spm_file)
     fairseq_ids.check_layout(proto, spm_file)
-    vocab = [(symbol, 0.0) for symbol in fairseq_ids.SPECIALS] + [(p.piece, p.score) for p in proto.pieces[3:]] \
-        + [(fairseq_ids.MASK, 0.0)]
+    vocab = [(symbol, 0.0) for symbol in SPECIALS] + [(p.piece, p.score) for p in proto.pieces[3:]] \
+        + [(MASK, 0.0)]
     tokenizer = XLMRobertaTokenizer(vocab=vocab, model_max_length=max_length)
     backend = tokenizer.backend_tokenizer
     backend.normalizer = normalizers.Sequence([normalizers.Replace(Regex(pattern), replacement)
@@ -129,8 +139,8 @@ def export(model_dir, out_dir, scripts: list, base_spm_file) -> dict:
     from vocab.normalizer import decode_charsmap, hf_normaliser
 
     model_dir, out_dir = Path(model_dir), Path(out_dir)
-    model = hf_model(checkpoint.load_base(model_dir / fairseq_ids.MODEL_FILE))
-    spm_file = model_dir / fairseq_ids.SPM_FILE
+    model = hf_model(checkpoint.load_base(model_dir / MODEL_FILE))
+    spm_file = model_dir / SPM_FILE
     charsmap = load_proto(spm_file).normalizer_spec.precompiled_charsmap
     base_charsmap = load_proto(base_spm_file).normalizer_spec.precompiled_charsmap
     patterns = []
@@ -149,12 +159,12 @@ def export(model_dir, out_dir, scripts: list, base_spm_file) -> dict:
                 ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")}
     (out_dir / "special_tokens_map.json").write_text(json.dumps(specials, indent=2, sort_keys=True) + "\n",
                                                      encoding="utf-8")
-    shutil.copy(spm_file, out_dir / fairseq_ids.SPM_FILE)
+    shutil.copy(spm_file, out_dir / SPM_FILE)
     return {"parameters": sum(p.numel() for p in model.parameters()), "vocab_size": model.config.vocab_size,
             "max_length": tokenizer.model_max_length, "normaliser_patterns": len(patterns)}
 
 
-def fairseq_ids_of(hub, text: str, mask: str = fairseq_ids.MASK) -> list:
+def fairseq_ids_of(hub, text: str, mask: str = MASK) -> list:
     """fairseq's token ids for `text` as its hub interface makes them: `encode`, or, for a text
     with <mask>, the way `fill_mask` encodes it (the parts around each mask separately)."""
     if mask not in text:
@@ -209,3 +219,14 @@ def max_logit_difference(fairseq_model, hf_model, id_lists: list) -> float:
         difference = fairseq_model(tokens)[0]
         difference.sub_(hf_model(input_ids=tokens, attention_mask=real.long()).logits).abs_()
     return difference.masked_fill_(~real[..., None], 0.0).max().item()
+
+
+def check_parity(checked: dict, settings: ParitySettings) -> None:
+    """Raise if the figures of `parity` break the limits of `settings`."""
+    worst = max(row["max_abs_logit_difference"] for row in checked.values())
+    identical = sum(row["ids_identical"] for row in checked.values()) / sum(row["lines"] for row in checked.values())
+    if worst > settings.max_logit_difference or identical < settings.min_ids_identical:
+        examples = [line for row in checked.values() for line in row["first_mismatches"]][:3]
+        raise RuntimeError(f"Hugging Face export differs from fairseq: max abs logit difference {worst:.2e} "
+                           f"(limit {settings.max_logit_difference}), token ids identical on {identical:.4%} of "
+                           f"lines (limit {settings.min_ids_identical:.1%}); first differing lines: {examples}")

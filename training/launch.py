@@ -18,16 +18,17 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.errors import InputError
+from common.settings import Settings, setting
 from training import fairseq_run
 
 LAUNCHERS = ("local", "torchrun", "slurm")
 
 
 @dataclass(frozen=True)
-class LaunchSettings:
-    profile: str = "demo-cpu"   # hyperparameters: the [profile.<name>] section of luigi.cfg
-    launcher: str = "local"     # local | torchrun | slurm (see above)
+class LaunchSettings(Settings):
+    profile: str = setting("demo-cpu", "the profile: [train.<name>] and [evaluation.<name>] of luigi.cfg override "
+                                       "the defaults of [train] and [evaluation]", fingerprint=False)
+    launcher: str = setting("local", "how fairseq-train starts (see above)", fingerprint=False, choices=LAUNCHERS)
 
 
 def _free_port() -> int:
@@ -42,8 +43,6 @@ def environment(threads: int) -> dict:
 
 def launch(args: list, world_size: int, launcher: str, cpu: bool, run_dir: Path, threads: int, on_record=None) -> int:
     """Run the training; returns the exit code of rank 0 (or of the launcher)."""
-    if launcher not in LAUNCHERS:
-        raise InputError("[train] launcher", f"unknown launcher {launcher!r}", f"use one of {', '.join(LAUNCHERS)}")
     log, env = run_dir / "train.log", environment(threads)
     backend = ["--distributed-backend", "gloo" if cpu else "nccl", "--distributed-world-size", str(world_size)]
     if world_size == 1:

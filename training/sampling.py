@@ -10,6 +10,8 @@ data that `max_update` updates of `batch` sequences will make.
 """
 import numpy as np
 
+from common.xlmr import EOS, PAD
+
 
 def smoothed(counts, alpha: float) -> np.ndarray:
     """q_i = p_i^alpha / sum_j p_j^alpha with p_i = n_i / sum(n)."""
@@ -42,5 +44,5 @@ def count_blocks(data_prefix, tokens_per_sample: int, break_mode: str) -> int:
     from fairseq.data.indexed_dataset import MMapIndexedDataset
 
     dataset = MMapIndexedDataset(str(data_prefix))
-    blocks = TokenBlockDataset(dataset, dataset.sizes, tokens_per_sample - 1, pad=1, eos=2, break_mode=break_mode)
+    blocks = TokenBlockDataset(dataset, dataset.sizes, tokens_per_sample - 1, pad=PAD, eos=EOS, break_mode=break_mode)
     return len(blocks)

@@ -8,31 +8,34 @@ exactly the layout of fairseq's `xlmr.base` directory, so everything downstream 
 same code path on the real model (set `[vocab] base_model_dir`).
 """
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from common.errors import InputError
+from common.settings import Settings, setting
 from training import fairseq_run
 from training.binarize import encode_file, preprocess
 from training.command import mlm_args
 from training.profile import TrainSettings
-from vocab.fairseq_ids import DICT_FILE, MODEL_FILE, SPM_FILE
+from common.xlmr import (DICT_FILE, EMB_NORM, EMBED, ENCODER, LM_BIAS, LM_HEAD, LM_WEIGHT, MODEL_FILE,
+                         RELEASE_2019_EMB_NORM, RELEASE_2019_PREFIX, SPM_FILE)
 
 
 @dataclass(frozen=True)
-class StandInSettings:
-    layers: int = 2
-    embed_dim: int = 64
-    ffn_dim: int = 256
-    heads: int = 2
-    tokens_per_sample: int = 128
-    batch_size: int = 8
-    max_update: int = 200
-    lr: float = 0.001
-    warmup: int = 20
-    seed: int = 1
-    threads: int = 2
-    lines_per_language: int = 4000   # 200 updates of 8 x 128 tokens see about 200K tokens: more text is waste
+class StandInSettings(Settings):
+    layers: int = setting(2, "encoder layers of the stand-in base")
+    embed_dim: int = setting(64, "its width")
+    ffn_dim: int = setting(256, "its feed-forward width")
+    heads: int = setting(2, "its attention heads")
+    tokens_per_sample: int = setting(128, "tokens per sequence (also its positions)")
+    batch_size: int = setting(8, "sequences per update")
+    max_update: int = setting(200, "pretraining updates")
+    lr: float = setting(0.001, "peak learning rate")
+    warmup: int = setting(20, "warm-up updates")
+    seed: int = setting(1, "fairseq's random seed")
+    threads: int = setting(2, "CPU threads (they can change the last bits of the weights)")
+    lines_per_language: int = setting(4000, "text per language; 200 updates of 8 x 128 tokens see about 200K "
+                                            "tokens, more text is waste")
 
 
 def _head(files, lines: int, target: Path) -> Path:
@@ -46,13 +49,14 @@ def _head(files, lines: int, target: Path) -> Path:
 
 
 def profile(s: StandInSettings) -> TrainSettings:
-    """The stand-in's training settings in the form every masked-LM run here takes."""
-    return TrainSettings(
-        batch_size=s.batch_size, update_freq=1, world_size=1, effective_batch=s.batch_size, max_update=s.max_update,
-        warmup=s.warmup, lr=s.lr, tokens_per_sample=s.tokens_per_sample, mask_prob=0.15, adam_eps=1e-6,
-        adam_beta1=0.9, adam_beta2=0.98, clip_norm=1.0, weight_decay=0.0, alpha=1.0, sample_break_mode="complete",
-        save_interval_updates=s.max_update, validate_interval_updates=s.max_update, log_interval=10, cpu=True,
-        fp16=False, num_workers=0, threads=s.threads, seed=s.seed)
+    """The stand-in's training settings in the form every masked-LM run here takes: RoBERTa's
+    masking and Adam (Liu et al., 2019), one CPU process."""
+    return replace(
+        TrainSettings(), batch_size=s.batch_size, update_freq=1, world_size=1, effective_batch=s.batch_size,
+        max_update=s.max_update, warmup=s.warmup, lr=s.lr, tokens_per_sample=s.tokens_per_sample, mask_prob=0.15,
+        adam_eps=1e-6, adam_betas="(0.9,0.98)", save_interval_updates=s.max_update,
+        validate_interval_updates=s.max_update, log_interval=10, cpu=True, fp16=False, num_workers=0,
+        threads=s.threads, seed=s.seed)
 
 
 def train_args(data_dir, save_dir, s: StandInSettings) -> list:
@@ -123,12 +127,12 @@ def real_size(template: dict, size: str, seed: int = 1) -> dict:
 
     shape = XLMR_SIZES[size]
     width, ffn, vocab = shape["encoder_embed_dim"], shape["encoder_ffn_embed_dim"], \
-        template["model"]["encoder.sentence_encoder.embed_tokens.weight"].shape[0]
+        template["model"][EMBED].shape[0]
     generator = torch.Generator().manual_seed(seed)
     normal = lambda *dims: torch.randn(*dims, generator=generator) * 0.02  # noqa: E731
     norm = lambda prefix: {f"{prefix}.weight": torch.ones(width), f"{prefix}.bias": torch.zeros(width)}  # noqa: E731
     linear = lambda prefix, out, inp: {f"{prefix}.weight": normal(out, inp), f"{prefix}.bias": torch.zeros(out)}  # noqa: E731
-    encoder = "encoder.sentence_encoder."
+    encoder = ENCODER
     embed = normal(vocab, width)
     positions = normal(shape["max_positions"] + 2, width)
     positions[1] = 0   # the padding position
@@ -140,8 +144,8 @@ def real_size(template: dict, size: str, seed: int = 1) -> dict:
             state.update(linear(f"{layer}self_attn.{projection}", width, width))
         state.update({**norm(f"{layer}self_attn_layer_norm"), **linear(f"{layer}fc1", ffn, width),
                       **linear(f"{layer}fc2", width, ffn), **norm(f"{layer}final_layer_norm")})
-    state.update({"encoder.lm_head.weight": embed, "encoder.lm_head.bias": torch.zeros(vocab),
-                  **linear("encoder.lm_head.dense", width, width), **norm("encoder.lm_head.layer_norm")})
+    state.update({LM_WEIGHT: embed, LM_BIAS: torch.zeros(vocab),
+                  **linear(f"{LM_HEAD}dense", width, width), **norm(f"{LM_HEAD}layer_norm")})
     args = argparse.Namespace(**{**vars(template["cfg"]["model"]), **shape, "max_source_positions": shape["max_positions"],
                                  "tokens_per_sample": shape["max_positions"], "_name": shape["arch"]})
     return {**template, "cfg": {**template["cfg"], "model": args}, "model": state,
@@ -154,7 +158,7 @@ def as_2019_release(checkpoint: dict) -> dict:
     torch.save(..., _use_new_zipfile_serialization=False), the legacy serialization)."""
     state = {}
     for key, value in checkpoint["model"].items():
-        key = "decoder." + key[len("encoder."):] if key.startswith("encoder.") else key
-        state[key.replace(".layernorm_embedding.", ".emb_layer_norm.")] = value
+        key = RELEASE_2019_PREFIX + key[len("encoder."):] if key.startswith("encoder.") else key
+        state[key.replace(EMB_NORM, RELEASE_2019_EMB_NORM)] = value
     return {"args": checkpoint["cfg"]["model"], "model": state, "optimizer_history": checkpoint["optimizer_history"],
             "extra_state": {}, "last_optimizer_state": None}

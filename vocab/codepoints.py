@@ -1,6 +1,6 @@
 """The characters of the scripts that get their own SentencePiece model.
 
-The catalog (pipeline.manifest.Catalog, passed in: this module does not read manifests)
+The catalog (corpus.manifest.Catalog, passed in: this module does not read manifests)
 says which scripts get their own model (`tokenizer: own_model`), their Unicode ranges and
 the invisible characters each keeps (`keep_format`). A kept character outside the script's
 own ranges (ZWJ, ZWNJ and U+202F for Mongolian) is a *joiner*: other scripts use it too

@@ -13,16 +13,19 @@ from dataclasses import dataclass
 
 import sentencepiece as spm
 
-from vocab.fairseq_ids import UNK, fairseq_id
+from common.settings import Settings, setting
+from common.xlmr import UNK
+from vocab.fairseq_ids import fairseq_id
 from vocab.pieces import SPACE
 
 STRATEGIES = ("mean_subtokens", "script_mean", "random")
 
 
 @dataclass(frozen=True)
-class EmbeddingSettings:
-    embedding_init: str = "mean_subtokens"   # how new rows start: one of STRATEGIES
-    seed: int = 1234
+class EmbeddingSettings(Settings):
+    embedding_init: str = setting("mean_subtokens", "how the embedding rows of new pieces start (see above)",
+                                  choices=STRATEGIES)
+    seed: int = setting(1234, "seed of the sampled and random rows")
 
 
 def base_tokenizer(base_spm_file):

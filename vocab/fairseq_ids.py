@@ -6,13 +6,9 @@ and the masked-LM task appends <mask>. So SentencePiece id k >= 3 is fairseq id 
 """
 from common.errors import InputError
 from common.jsonio import open_text
+from common.xlmr import MASK, SPECIALS, UNK
 
-SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
-UNK = 3
-MASK = "<mask>"
 _CONTROL_LAYOUT = ("<unk>", "<s>", "</s>")
-MODEL_FILE, DICT_FILE, SPM_FILE = "model.pt", "dict.txt", "sentencepiece.bpe.model"   # an XLM-R directory
-IDMAP_FILE = "idmap.tsv"   # new fairseq id -> base fairseq id, beside a pruned vocabulary
 
 
 def fairseq_id(spm_id: int) -> int:

@@ -27,7 +27,8 @@ import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2 as pb
 
 from common.charclass import char_class
-from vocab.codepoints import ScriptChars
+from corpus.normalize import INVISIBLE, Normalizer
+from vocab.codepoints import ScriptChars, script_chars
 
 RULES_VERSION = 3   # bump when the rules generated for a script change
 _SPACES = re.compile(" {2,}")
@@ -116,7 +117,7 @@ def apply_rules(rules: dict, text: str, longest: int) -> str:
 class ScriptRewrite:
     """What cleaning does to the text of one script, in the form a tokenizer's normaliser needs.
 
-    `rewrite` is the cleaning normalisation of a string of this script (pipeline.text.normalize,
+    `rewrite` is the cleaning normalisation of a string of this script (corpus.normalize,
     without space collapsing); `context_keys` are the strings it changes only as a whole (a
     run of tshegs before a shad). In the script's context, a joiner (a character the script
     keeps outside its ranges: ZWJ, ZWNJ, U+202F) becomes its private-use stand-in, so that the
@@ -162,6 +163,14 @@ class ScriptRewrite:
             invisible = char_class(chars)
             result.append((f"(?<={letters}){invisible}|{invisible}(?={letters})", target))
         return result + list(self.context_patterns)
+
+
+def script_rewrite(catalog, code: str) -> ScriptRewrite:
+    """The cleaning of script `code` in the form the tokenizer's normaliser is compiled from."""
+    script = catalog.scripts[code]
+    normalizer = Normalizer(script.normalization, script.keep_format)
+    return ScriptRewrite(script_chars(catalog, code), normalizer.rewrite, normalizer.context_keys(),
+                         normalizer.context_patterns(), INVISIBLE)
 
 
 def script_rules(script: ScriptRewrite, rules: dict = None) -> dict:

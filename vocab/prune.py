@@ -16,15 +16,16 @@ import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2 as pb
 
 from common.ranges import line_ranges, range_lines
+from common.settings import Settings, setting
 from vocab.pieces import NORMAL
 
 
 @dataclass(frozen=True)
-class PruneSettings:
-    min_count: int = 1
-    keep_single_chars: bool = True
-    workers: int = 2
-    chunk_mb: int = 8
+class PruneSettings(Settings):
+    min_count: int = setting(1, "a piece is kept if the training text uses it this often")
+    keep_single_chars: bool = setting(True, "keep every single-character piece (unseen text degrades to characters)")
+    workers: int = setting(2, "processes counting pieces", fingerprint=False)
+    chunk_mb: int = setting(8, "MB of text per counting job", fingerprint=False)
 
 
 _models = {}

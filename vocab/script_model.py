@@ -4,9 +4,12 @@ traditional Mongolian in CINO, 16K pieces each).
 The text is already normalised per script by the cleaning stage, so the model's normaliser
 is the script's part of the merged tokenizer's (vocab/normalizer.py: `script_rules`), not
 SentencePiece's default `nmt_nfkc` (which would destroy U+202F and reorder Tibetan): on
-cleaned text it only turns the script's joiners into their stand-ins, as the merged model will. Training is deterministic: fixed seed, sentences sampled by SentencePiece's
-seeded reservoir when the corpus exceeds `input_sentence_size`, fixed thread count (the
-model depends on the number of threads, not on their timing).
+cleaned text it only turns the script's joiners into their stand-ins, as the merged model will.
+
+Training is deterministic: fixed seed, sentences sampled by SentencePiece's seeded reservoir
+when the corpus exceeds `input_sentence_size`, a fixed thread count. The model depends on the
+number of threads (1, 2 and 4 threads give three different models on the same Tibetan text),
+not on their timing, so `threads` is part of the fingerprint.
 When the corpus cannot support the requested size, the size is capped to what
 SentencePiece reports as possible, logged and recorded.
 """
@@ -21,6 +24,7 @@ import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2 as pb
 
 from common.jsonio import open_text
+from common.settings import Settings, setting
 from vocab.normalizer import write_rules
 
 log = logging.getLogger(__name__)
@@ -29,12 +33,12 @@ _TOO_LARGE = re.compile(r"Vocabulary size (?:is )?too high \((\d+)\)\. Please se
 
 
 @dataclass(frozen=True)
-class ScriptModelSettings:
-    input_sentence_size: int = 2_000_000   # sentences sampled for training (bounded memory)
-    character_coverage: float = 1.0        # every character of the script gets a piece
-    max_sentence_length: int = 16384       # bytes; longer lines are skipped by SentencePiece
-    seed: int = 1234
-    threads: int = 2                       # EM statistics are summed in a fixed order: threads do not change the model
+class ScriptModelSettings(Settings):
+    input_sentence_size: int = setting(2_000_000, "sentences sampled for training (bounded memory)")
+    character_coverage: float = setting(1.0, "1.0: every character of the script gets a piece")
+    max_sentence_length: int = setting(16384, "bytes; SentencePiece skips longer lines")
+    seed: int = setting(1234, "SentencePiece's random seed")
+    threads: int = setting(2, "SentencePiece threads; the model depends on their number (measured)")
 
 
 def _lines(files):

@@ -1,10 +1,14 @@
 """The shape every pipeline stage shares, and the outputs tasks read each other through.
 
-A stage task is thin: parameters, `requires()`, `settings()` (what changes its output)
-and `produce(tmp_dir)`, which reads its inputs through `self.input()` and calls plain
-functions. This base class (as gokart's TaskOnKart) gives it:
+A stage task is thin: parameters, `requires()`, `reads` (the settings it reads),
+`external_inputs()` (what it reads from outside the work dir: manifest entries, evaluation
+files) and `produce(tmp_dir)`, which reads its inputs through `self.input()`, its settings
+through `self.read(Dataclass)`, and calls plain functions. This base class (as gokart's
+TaskOnKart) gives it:
 - an output directory `work_dir/<stage>/<scope>-<fingerprint>` whose fingerprint covers
-  the stage's version, settings and the fingerprints of its inputs;
+  the stage's version, the settings it reads that can change a result (derived from `reads`
+  and the fields' metadata: no task writes its settings by hand), its external inputs and
+  the fingerprints of its upstream tasks;
 - atomic completion (written to a temporary sibling, renamed last, `_SUCCESS` inside);
 - `stats.json` with the stage name, counts and settings; wall time goes to
   `work_dir/timings/` so that outputs stay byte-identical from run to run;
@@ -27,7 +31,7 @@ from common.fingerprint import fingerprint
 from common.jsonio import read_json, write_json
 from pipeline import config
 from pipeline.params import LangListParameter
-from vocab.fairseq_ids import DICT_FILE, MODEL_FILE, SPM_FILE
+from common.xlmr import DICT_FILE, MODEL_FILE, SPM_FILE
 
 log = logging.getLogger("luigi-interface")
 
@@ -69,11 +73,24 @@ class StageTask(luigi.Task):
     stage = None   # directory name under work_dir
     version = 1    # bump when the stage's logic changes what it writes
     output_class = StageOutput
+    reads = ()     # settings dataclasses it reads, or `Dataclass.only("field", ...)` for some fields
 
     def scope(self) -> str:
         return self.lang
 
+    def read(self, kind):
+        """The settings value of dataclass `kind`, which this task must declare in `reads`."""
+        if not any(kind is getattr(item, "kind", item) for item in self.reads):
+            raise TypeError(f"{type(self).__name__} reads {kind.__name__} without declaring it in `reads`")
+        return config.settings(kind)
+
     def settings(self) -> dict:
+        """The settings it reads that can change its output: in its fingerprint and stats.json."""
+        return config.fingerprint_settings(self.reads)
+
+    def external_inputs(self) -> dict:
+        """What it reads from outside the work dir besides settings (manifest entries, evaluation
+        files), as fingerprint material."""
         return {}
 
     def upstream(self) -> list:
@@ -87,7 +104,7 @@ class StageTask(luigi.Task):
         settings() calls for BuildCINO otherwise: a finished DAG took a minute to check)."""
         known = {} if known is None else known
         if self.task_id not in known:
-            known[self.task_id] = fingerprint(self.stage, self.version, self.settings(),
+            known[self.task_id] = fingerprint(self.stage, self.version, self.settings(), self.external_inputs(),
                                               [task.fingerprint(known) for task in self.upstream()])
         return known[self.task_id]
 
@@ -147,7 +164,10 @@ class ShardTask(StageTask):
 
 
 class _OneLineInputErrors(logging.Filter):
-    """Show bad input as the one line the user must act on, not as a traceback."""
+    """Show bad input as the one line the user must act on, not as a traceback: in a failed task's
+    record, and in the traceback text Luigi writes into its message when a bad setting fails a
+    task's complete() or requires() while it schedules."""
+    FORMATTED = f"{InputError.__module__}.{InputError.__name__}: "
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and isinstance(record.exc_info[1], InputError):
@@ -155,6 +175,11 @@ class _OneLineInputErrors(logging.Filter):
             record.args = ()
             record.exc_info = None
             record.exc_text = None
+        elif "Traceback (most recent call last)" in str(record.msg):
+            head, _, trace = record.getMessage().partition("Traceback (most recent call last)")
+            last = trace.rstrip().splitlines()[-1]
+            if last.startswith(self.FORMATTED):
+                record.msg, record.args = f"{head.rstrip()}\nERROR: {last[len(self.FORMATTED):]}", ()
         return True
 
 

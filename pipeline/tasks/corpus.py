@@ -6,67 +6,26 @@ records the totals of every stage before it, which CorpusReport reads.
 """
 import logging
 from collections import Counter
-from dataclasses import asdict
 
 import luigi
 import pandas as pd
 
 from common.errors import InputError
-from common.jsonio import open_text, read_json, write_json
+from common.jsonio import open_text, write_json
 from common.progress import Progress
+from corpus import lid
+from corpus.clean import clean_shard
+from corpus.dedup import DedupSettings, dedup_language
+from corpus.filters import FilterSettings
+from corpus.ingest import IngestSettings, ingest_language, resolve_source
+from corpus.lines import KEPT_FILE, totals
+from corpus.scripts import ScriptTable
+from corpus.split import SplitSettings, split_language
 from pipeline import config
+from pipeline.inputs import eval_files, eval_texts, language, script, shard_files
 from pipeline.tasks.base import ShardTask, StageTask
-from pipeline.text import lid
-from pipeline.text.clean import clean_shard
-from pipeline.text.dedup import DedupSettings, dedup_language
-from pipeline.text.ingest import IngestSettings, ingest_language, resolve_source
-from pipeline.text.lines import KEPT_FILE, read_shards, totals
-from pipeline.text.scripts import ScriptTable
-from pipeline.text.split import SplitSettings, refs_path, split_language, split_path
 
 log = logging.getLogger("luigi-interface")
-
-
-def _language(code: str):
-    return config.catalog().languages[code]
-
-
-def _script(code: str):
-    return config.catalog().scripts[_language(code).script]
-
-
-def eval_files(code: str) -> dict:
-    """A language's evaluation files as fingerprint material: {"set/split": {path, sha256}}."""
-    return {f"{name}/{split}": {"path": f.path, "sha256": f.sha256}
-            for name, splits in sorted(_language(code).eval_sets.items()) for split, f in sorted(splits.items())}
-
-
-def eval_texts(code: str):
-    """Every text of a language's evaluation sets, all splits (none was used for training)."""
-    from eval.datasets import read_labelled, resolve
-
-    for splits in _language(code).eval_sets.values():
-        for eval_file in splits.values():
-            yield from read_labelled(resolve(eval_file, config.eval_root()), eval_file.sha256).texts
-
-
-def language_texts(code: str, split, ingested) -> dict:
-    """A language's text that no stage trained on, from its Split and Ingest outputs:
-    {"held-out": cleaned valid and test lines, "raw test": the raw source lines (before any
-    cleaning) of the test split, found through their refs, "eval": its evaluation sentences}."""
-    from eval.tokenizer_report import read_lines
-
-    test_refs = set(refs_path(split.path, "test").read_text(encoding="utf-8").split("\n"))
-    texts = {"held-out": read_lines([split_path(split.path, "valid"), split_path(split.path, "test")]),
-             "raw test": [text for ref, text in read_shards(shard_files(ingested)) if ref in test_refs]}
-    if _language(code).eval_sets:
-        texts["eval"] = list(eval_texts(code))
-    return texts
-
-
-def shard_files(ingested) -> list:
-    """The shard files of an Ingest output, in order."""
-    return [ingested.path / s["file"] for s in read_json(ingested.path / "shards.json")]
 
 
 class Ingest(StageTask):
@@ -74,20 +33,21 @@ class Ingest(StageTask):
     stage = "ingest"
     lang = luigi.Parameter()
 
+    reads = (IngestSettings,)
+
     def requires(self):
         return []
 
-    def settings(self):
-        sources = [{k: v for k, v in asdict(s).items() if k in ("id", "sha256", "format", "text_field")}
-                   for s in _language(self.lang).sources]
-        return {**asdict(config.settings(IngestSettings)), "sources": sources}
+    def external_inputs(self):
+        return {"sources": [{"id": s.id, "sha256": s.sha256, "format": s.format, "text_field": s.text_field}
+                            for s in language(self.lang).sources]}
 
     def produce(self, tmp):
-        lang = _language(self.lang)
+        lang = language(self.lang)
         paths = [resolve_source(s, lang.manifest, config.data_root(), config.mirror_dir(), config.download_cache())
                  for s in lang.sources]
         with Progress(None, f"ingest {lang.code}", self.report) as progress:
-            result = ingest_language(lang, paths, tmp, config.settings(IngestSettings), progress)
+            result = ingest_language(lang, paths, tmp, self.read(IngestSettings), progress)
         write_json(tmp / "shards.json", result["shards"])
         return result["stats"]
 
@@ -98,6 +58,7 @@ class TrainLangID(StageTask):
     the manifests' evaluation sets (real sentences no corpus contains, e.g. SIB-200)."""
     stage = "langid_model"
     version = 2   # 2: the classifier sees the normalised view of a line; evaluation-set accuracy
+    reads = (lid.SeedSettings, lid.FastTextSettings)
 
     def scope(self):
         return "all"
@@ -105,18 +66,17 @@ class TrainLangID(StageTask):
     def requires(self):
         return {code: Ingest(lang=code) for code in sorted(config.catalog().languages)}
 
-    def settings(self):
+    def external_inputs(self):
         catalog = config.catalog()
         langs = {c: {"script": l.script, "min_script_share": l.min_script_share, "threshold": l.lid_threshold}
                  for c, l in sorted(catalog.languages.items())}
         scripts = {c: {"ranges": s.ranges, "borrowed": s.borrowed} for c, s in sorted(catalog.scripts.items())}
-        return {"languages": langs, "scripts": scripts, "eval_sets": {code: eval_files(code) for code in langs},
-                **asdict(config.settings(lid.SeedSettings)), **asdict(config.settings(lid.FastTextSettings))}
+        return {"languages": langs, "scripts": scripts, "eval_sets": {code: eval_files(code) for code in langs}}
 
     def produce(self, tmp):
         catalog = config.catalog()
         shards = {code: shard_files(ingested) for code, ingested in self.input().items()}
-        seed_settings = config.settings(lid.SeedSettings)
+        seed_settings = self.read(lid.SeedSettings)
         with Progress(None, "langid seeds", self.report) as progress:
             seeds = lid.collect_seeds(catalog.languages, shards, ScriptTable(catalog.scripts), catalog.scripts,
                                       seed_settings, progress)
@@ -125,7 +85,7 @@ class TrainLangID(StageTask):
             with open_text(tmp / name, "w") as handle:
                 handle.writelines(line + "\n" for line in lines)
         self.report(50, f"training fastText on {len(train)} seed lines")
-        lid.train_classifier(tmp / "seeds.train.txt", tmp / lid.MODEL_FILE, config.settings(lid.FastTextSettings))
+        lid.train_classifier(tmp / "seeds.train.txt", tmp / lid.MODEL_FILE, self.read(lid.FastTextSettings))
         identifier = lid.LanguageIdentifier(tmp / lid.MODEL_FILE)
         thresholds = {c: l.lid_threshold for c, l in catalog.languages.items()}
         evaluation = lid.evaluate(identifier, heldout, thresholds)
@@ -149,16 +109,16 @@ class IdentifyLanguage(ShardTask):
     def requires(self):
         return {"ingest": Ingest(lang=self.lang), "model": TrainLangID()}
 
-    def settings(self):
-        lang = _language(self.lang)
-        return {"script": lang.script, "ranges": _script(self.lang).ranges,
+    def external_inputs(self):
+        lang = language(self.lang)
+        return {"script": lang.script, "ranges": script(self.lang).ranges,
                 "threshold": lang.lid_threshold, "min_script_share": lang.min_script_share}
 
     def produce(self, tmp):
         shard = shard_files(self.input()["ingest"])[self.shard]
         identifier = lid.LanguageIdentifier(self.input()["model"].path / lid.MODEL_FILE)
         with Progress(None, f"langid {self.lang}/{self.shard}", self.report) as progress:
-            stats = lid.identify_shard(shard, tmp, _language(self.lang), ScriptTable(config.catalog().scripts),
+            stats = lid.identify_shard(shard, tmp, language(self.lang), ScriptTable(config.catalog().scripts),
                                        identifier, progress)
         return {"lang": self.lang, "shard": self.shard, **stats}
 
@@ -167,21 +127,23 @@ class Clean(ShardTask):
     """Markup stripping, per-script normalisation and line filters for one shard."""
     stage = "clean"
     version = 3   # 2: rejected.tsv details name the measure that failed; 3: a kept U+202F at a line's end stays
+    reads = (FilterSettings,)
 
     def requires(self):
         return IdentifyLanguage(lang=self.lang, shard=self.shard)
 
-    def settings(self):
-        lang, script = _language(self.lang), _script(self.lang)
-        return {"filters": asdict(config.filter_settings(lang)), "normalization": script.normalization,
-                "keep_format": script.keep_format, "ranges": script.ranges, "shingle": script.shingle,
+    def external_inputs(self):
+        lang, entry = language(self.lang), script(self.lang)
+        return {"filter_overrides": lang.filters, "normalization": entry.normalization,
+                "keep_format": entry.keep_format, "ranges": entry.ranges, "shingle": entry.shingle,
                 "markup": {s.id: s.markup for s in lang.sources}}
 
     def produce(self, tmp):
-        lang = _language(self.lang)
+        lang = language(self.lang)
+        filters = self.read(FilterSettings).with_overrides(lang.filters)
         with Progress(None, f"clean {self.lang}/{self.shard}", self.report) as progress:
-            stats = clean_shard(self.input().path / KEPT_FILE, tmp, lang, _script(self.lang),
-                                ScriptTable(config.catalog().scripts), config.filter_settings(lang), progress)
+            stats = clean_shard(self.input().path / KEPT_FILE, tmp, lang, script(self.lang),
+                                ScriptTable(config.catalog().scripts), filters, progress)
         return {"lang": self.lang, "shard": self.shard, **stats}
 
 
@@ -203,6 +165,7 @@ class Dedup(StageTask):
     Its stats also hold `funnel`: the totals of the ingest, langid and clean stages it read."""
     stage = "dedup"
     version = 2   # 2: stats record the funnel
+    reads = (DedupSettings,)
     lang = luigi.Parameter()
 
     def requires(self):
@@ -211,9 +174,8 @@ class Dedup(StageTask):
     def upstream(self):
         return [Clean(lang=self.lang, shard=0)]  # all shards share Clean's fingerprint
 
-    def settings(self):
-        dedup = {k: v for k, v in asdict(config.settings(DedupSettings)).items() if k not in ("workers", "chunk_mb")}
-        return {"dedup": dedup, "shingle": _script(self.lang).shingle}   # how many processes: not the result
+    def external_inputs(self):
+        return {"shingle": script(self.lang).shingle}
 
     def shards(self) -> dict:
         """The per-shard tasks whose outputs Dedup reads (known once Ingest has run)."""
@@ -226,7 +188,7 @@ class Dedup(StageTask):
         self.write_outputs(shards=outputs)
 
     def produce(self, tmp, shards):
-        lang, outputs = _language(self.lang), shards
+        lang, outputs = language(self.lang), shards
         funnel = {"ingest": totals([self.input().stats()]),
                   "langid": totals(out.stats() for out in outputs["langid"]),
                   "clean": totals(out.stats() for out in outputs["clean"])}
@@ -236,7 +198,7 @@ class Dedup(StageTask):
         scratch.mkdir()
         with Progress(funnel["clean"]["lines_kept"], f"dedup {self.lang}", self.report) as progress:
             stats = dedup_language([out.path / KEPT_FILE for out in outputs["clean"]], tmp, scratch,
-                                   _script(self.lang).shingle, config.settings(DedupSettings), progress)
+                                   script(self.lang).shingle, self.read(DedupSettings), progress)
         for path in scratch.iterdir():
             path.unlink()
         scratch.rmdir()
@@ -247,17 +209,15 @@ class Split(StageTask):
     """Deterministic train/valid/test files for a language, by a hash of each line."""
     stage = "split"
     version = 2   # 2: refs files beside the split files
+    reads = (SplitSettings,)
     lang = luigi.Parameter()
 
     def requires(self):
         return Dedup(lang=self.lang)
 
-    def settings(self):
-        return asdict(config.settings(SplitSettings))
-
     def produce(self, tmp):
         deduped = self.input()
         with Progress(deduped.stats()["lines_kept"], f"split {self.lang}", self.report) as progress:
-            stats = split_language(sorted(deduped.path.glob("shard-*.tsv")), tmp, config.settings(SplitSettings),
+            stats = split_language(sorted(deduped.path.glob("shard-*.tsv")), tmp, self.read(SplitSettings),
                                    progress)
         return {"lang": self.lang, **stats}

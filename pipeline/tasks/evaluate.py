@@ -8,19 +8,20 @@ models side by side: the delta is the result, and a delta within the seeds' spre
 Hyperparameters: `[evaluation.<profile>]` of luigi.cfg, the profile `[train] profile` names.
 """
 import logging
-from dataclasses import asdict
 
 import luigi
 
 from common.errors import InputError
-from common.jsonio import open_text, write_json
+from common.jsonio import open_text, read_json, write_json
 from common.progress import Progress
-from eval import report
+from corpus.split import split_path
+from eval.report import evaluation_markdown, evaluation_results
+from eval.protocol import EvaluationProfile
 from pipeline import config
+from pipeline.inputs import eval_files
 from pipeline.tasks.base import LanguageListTask, list_scope
-from pipeline.tasks.corpus import Split, eval_files
+from pipeline.tasks.corpus import Split
 from pipeline.tasks.export import ExportHF
-from pipeline.text.split import split_path
 
 log = logging.getLogger("luigi-interface")
 MODELS = ("base", "cino")
@@ -31,16 +32,16 @@ def eval_split(code: str, split: str):
     """The Labelled data of split `split` of the profile's evaluation set for a language, or None."""
     from eval.datasets import read_labelled, resolve
 
-    eval_file = config.catalog().languages[code].eval_sets.get(config.evaluation_profile().eval_set, {}).get(split)
+    eval_file = config.catalog().languages[code].eval_sets.get(config.settings(EvaluationProfile).eval_set, {}).get(split)
     return read_labelled(resolve(eval_file, config.eval_root()), eval_file.sha256) if eval_file else None
 
 
 def has_split(code: str, split: str) -> bool:
-    return split in config.catalog().languages[code].eval_sets.get(config.evaluation_profile().eval_set, {})
+    return split in config.catalog().languages[code].eval_sets.get(config.settings(EvaluationProfile).eval_set, {})
 
 
 def zero_shot_targets(langs) -> list:
-    source = config.evaluation_profile().source_lang
+    source = config.settings(EvaluationProfile).source_lang
     return [code for code in langs if code != source and (has_split(code, "test") or has_split(code, "dev"))]
 
 
@@ -52,6 +53,7 @@ def settings_list(langs) -> list:
 
 class EvaluateClassification(LanguageListTask):
     stage = "eval_classification"
+    reads = (EvaluationProfile.without("mlm_lines"),)
     model = luigi.ChoiceParameter(choices=MODELS, default="cino")
     protocol = luigi.ChoiceParameter(choices=PROTOCOLS, default="zero-shot")
     lang = luigi.Parameter(default="")   # in-language: the language fine-tuned and tested
@@ -63,20 +65,19 @@ class EvaluateClassification(LanguageListTask):
         return ExportHF(langs=self.langs, model=self.model)
 
     def _languages(self) -> list:
-        return [config.evaluation_profile().source_lang, *zero_shot_targets(self.langs)] \
+        return [self.read(EvaluationProfile).source_lang, *zero_shot_targets(self.langs)] \
             if self.protocol == "zero-shot" else [self.lang]
 
-    def settings(self):
-        return {"profile": asdict(config.evaluation_profile()), "protocol": self.protocol,
-                "eval_sets": {code: eval_files(code) for code in self._languages()}}
+    def external_inputs(self):
+        return {"eval_sets": {code: eval_files(code) for code in self._languages()}}
 
     def _data(self):
         """(train, dev or None, {test name: data}) of this setting."""
-        profile = config.evaluation_profile()
+        profile = self.read(EvaluationProfile)
         if self.protocol == "zero-shot":
             source = profile.source_lang
             if source not in config.catalog().languages or not has_split(source, "train"):
-                raise InputError(f"[evaluation.{config.settings(config.LaunchSettings).profile}] source_lang",
+                raise InputError("[evaluation] source_lang",
                                  f"no '{profile.eval_set}' training set for {source!r} in the manifests",
                                  f"declare one under eval: in corpora_manifests/{source}.yaml or choose another source")
             tests = {}
@@ -92,7 +93,7 @@ class EvaluateClassification(LanguageListTask):
     def produce(self, tmp):
         from eval.classify import evaluate
 
-        profile = config.evaluation_profile()
+        profile = self.read(EvaluationProfile)
         train, dev, tests = self._data()
         settings = profile.fine_tune(self.protocol)
         steps = profile.seeds * settings.epochs * -(-len(train) // settings.batch_size)
@@ -108,6 +109,7 @@ class EvaluateClassification(LanguageListTask):
 
 class EvaluateMLM(LanguageListTask):
     stage = "eval_mlm"
+    reads = (EvaluationProfile.only("mlm_lines", "threads"),)
     model = luigi.ChoiceParameter(choices=MODELS, default="cino")
 
     def scope(self):
@@ -117,14 +119,11 @@ class EvaluateMLM(LanguageListTask):
         return {"model": ExportHF(langs=self.langs, model=self.model),
                 "splits": {code: Split(lang=code) for code in self.langs}}
 
-    def settings(self):
-        return {"lines": config.evaluation_profile().mlm_lines, "threads": config.evaluation_profile().threads}
-
     def produce(self, tmp):
         from eval.mlm import mlm_loss
         from eval.tokenizer_report import read_lines
 
-        profile, result = config.evaluation_profile(), {}
+        profile, result = self.read(EvaluationProfile), {}
         for i, (code, split) in enumerate(self.input()["splits"].items()):
             self.report(int(100 * i / len(self.langs)), f"masked-LM loss on {code} ({self.model})")
             lines = read_lines([split_path(split.path, "test")])[:profile.mlm_lines]
@@ -135,6 +134,7 @@ class EvaluateMLM(LanguageListTask):
 class EvaluationReport(LanguageListTask):
     """Both models on every setting and the masked-LM loss: evaluation.json and evaluation.md."""
     stage = "evaluation"
+    reads = (EvaluationProfile.only("seeds", "zero_shot_metric", "in_language_metric"),)
 
     def requires(self):
         return {"classification": {f"{model}/{protocol}/{lang}": EvaluateClassification(
@@ -143,14 +143,12 @@ class EvaluationReport(LanguageListTask):
                 "mlm": {model: EvaluateMLM(langs=self.langs, model=model) for model in MODELS}}
 
     def produce(self, tmp):
-        from common.jsonio import read_json
-
-        needs, profile = self.input(), config.evaluation_profile()
+        needs, profile = self.input(), self.read(EvaluationProfile)
         metrics = {key: read_json(out.path / "metrics.json") for key, out in needs["classification"].items()}
-        results = report.evaluation_results(metrics, {m: out.stats()["languages"] for m, out in needs["mlm"].items()},
+        results = evaluation_results(metrics, {m: out.stats()["languages"] for m, out in needs["mlm"].items()},
                                             profile.seeds, {p: profile.metric(p) for p in PROTOCOLS})
         write_json(tmp / "evaluation.json", results)
         with open_text(tmp / "evaluation.md", "w") as handle:
-            handle.write(report.evaluation_markdown(results))
-        log.info("Evaluation:\n%s", report.evaluation_markdown(results))
+            handle.write(evaluation_markdown(results))
+        log.info("Evaluation:\n%s", evaluation_markdown(results))
         return {"results": results}

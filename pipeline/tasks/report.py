@@ -1,18 +1,21 @@
 """Report stages: the corpus funnel and the tokenizer comparison. The tables and markdown
-come from eval/report.py; these tasks gather the stats they require and write the files."""
+come from corpus/report.py and eval/tokenizer_report.py; these tasks gather the stats they
+require and write the files."""
 import logging
 
 from common.jsonio import open_text
 from common.progress import Progress
-from eval import report
+from corpus import report as corpus_report
+from common.xlmr import SPM_FILE
+from corpus.manifest import parse_lang_list
+from corpus.normalize import Normalizer
 from pipeline import config
-from pipeline.manifest import parse_lang_list
+from pipeline.config import BaseModelSettings
+from pipeline.inputs import eval_files, language_texts
 from pipeline.tasks.base import LanguageListTask
-from pipeline.tasks.corpus import Dedup, Ingest, Split, eval_files, language_texts
+from pipeline.tasks.corpus import Dedup, Ingest, Split
 from pipeline.tasks.vocab import MergeVocabulary, PruneVocabulary, base_model
-from pipeline.text.normalize import Normalizer
 from vocab.codepoints import own_scripts
-from vocab.fairseq_ids import SPM_FILE
 
 log = logging.getLogger("luigi-interface")
 
@@ -25,13 +28,13 @@ class CorpusReport(LanguageListTask):
         return {code: {"dedup": Dedup(lang=code), "split": Split(lang=code)} for code in self.langs}
 
     def produce(self, tmp):
-        per_language = {code: report.language_funnel(outs["dedup"].stats(), outs["split"].stats())
+        per_language = {code: corpus_report.language_funnel(outs["dedup"].stats(), outs["split"].stats())
                         for code, outs in self.input().items()}
-        table, rejected = report.corpus_table(per_language), report.rejected_table(per_language)
+        table, rejected = corpus_report.corpus_table(per_language), corpus_report.rejected_table(per_language)
         table.to_csv(tmp / "corpus.csv")
         rejected.to_csv(tmp / "rejected.csv")
         with open_text(tmp / "corpus.md", "w") as handle:
-            handle.write(report.corpus_markdown(table, rejected))
+            handle.write(corpus_report.corpus_markdown(table, rejected))
         return {"languages": list(self.langs), "per_language": per_language}
 
 
@@ -42,10 +45,11 @@ class TokenizerReport(LanguageListTask):
     a script this vocabulary extends (its base languages: what an extension may cost them)."""
     stage = "tokenizer_report"
     version = 2   # 2: raw test lines and evaluation sentences beside the cleaned held-out split
+    reads = (BaseModelSettings.only("report_langs"),)
 
     def report_langs(self) -> tuple:
         catalog = config.catalog()
-        extra = config.settings(config.BaseModelSettings).report_langs
+        extra = self.read(BaseModelSettings).report_langs
         listed = parse_lang_list(extra, catalog, "[vocab] report_langs") if extra else ()
         extended = own_scripts(catalog, self.langs)
         same_script = [code for code, lang in catalog.languages.items() if lang.script in extended]
@@ -56,11 +60,11 @@ class TokenizerReport(LanguageListTask):
                 "splits": {code: Split(lang=code) for code in self.report_langs()},
                 "ingests": {code: Ingest(lang=code) for code in self.report_langs()}}
 
-    def settings(self):
+    def external_inputs(self):
         return {"eval_sets": {code: eval_files(code) for code in self.report_langs()}}
 
     def produce(self, tmp):
-        from eval.tokenizer_report import tokenizer_report
+        from eval.tokenizer_report import tokenizer_markdown, tokenizer_report, tokenizer_rows
 
         needs, catalog = self.input(), config.catalog()
         models = {"base": needs["base"].spm, "merged": needs["merge"].path / SPM_FILE,
@@ -75,6 +79,6 @@ class TokenizerReport(LanguageListTask):
             table = tokenizer_report(models, texts, clean, progress)
         table.to_csv(tmp / "tokenizers.csv", float_format="%.6f")
         with open_text(tmp / "tokenizers.md", "w") as handle:
-            handle.write(report.tokenizer_markdown(table))
+            handle.write(tokenizer_markdown(table))
         log.info("Tokenizers:\n%s", table.to_string(float_format="{:.4f}".format))
-        return {"languages": list(self.report_langs()), "rows": report.tokenizer_rows(table)}
+        return {"languages": list(self.report_langs()), "rows": tokenizer_rows(table)}

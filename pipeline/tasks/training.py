@@ -8,35 +8,34 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import asdict
 
 import luigi
 
 from common.atomic import output_lock
 from common.jsonio import write_json
-from eval import report
+from training.report import sampling_text
 from pipeline import config
 from pipeline.params import LangListParameter
 from pipeline.tasks.base import LanguageListTask, StageTask, XlmrDir
 from pipeline.tasks.corpus import Split
 from pipeline.tasks.vocab import InitCheckpoint, PruneVocabulary
-from pipeline.text.split import split_path
+from corpus.split import split_path
 from training import sampling
 from training.binarize import encode_file, preprocess
 from training.command import architecture, train_args
 from training.fairseq_run import tail, validation_history
 from training.launch import LaunchSettings, launch
-from vocab.fairseq_ids import DICT_FILE, MODEL_FILE, SPM_FILE
+from training.profile import TrainSettings
+from common.xlmr import DICT_FILE, MODEL_FILE, SPM_FILE
 
 log = logging.getLogger("luigi-interface")
 LAST = "checkpoint_last.pt"
-# Profile settings that do not change the trained model (how it is launched, logged, saved).
-NOT_IN_FINGERPRINT = ("threads", "num_workers", "log_interval", "save_interval_updates", "validate_interval_updates")
 
 
 class BinarizeLanguage(StageTask):
     """One language's train and valid splits as pieces of the run's vocabulary, binarised by fairseq."""
     stage = "binarize"
+    reads = (TrainSettings.only("tokens_per_sample"),)
     lang = luigi.Parameter()
     vocab_langs = LangListParameter()   # the language list the vocabulary (and the run) is for
 
@@ -52,12 +51,9 @@ class BinarizeLanguage(StageTask):
         # embedding_init retrains without binarising again.
         return [PruneVocabulary(langs=self.vocab_langs), Split(lang=self.lang)]
 
-    def settings(self):
-        return {"tokens_per_sample": config.profile().tokens_per_sample}
-
     def produce(self, tmp):
         model, split = self.input()["model"], self.input()["split"]
-        max_tokens = config.profile().tokens_per_sample - 2  # room for <s> and </s>
+        max_tokens = self.read(TrainSettings).tokens_per_sample - 2  # room for <s> and </s>
         stats = {}
         for name in ("train", "valid"):
             self.report(10 if name == "train" else 60, f"encoding {self.lang} {name}")
@@ -76,23 +72,19 @@ def _binarized(langs) -> dict:
 class SamplingPlan(LanguageListTask):
     """alpha-smoothed language sampling over token blocks, as fairseq will do it, written down."""
     stage = "sampling_plan"
+    reads = (TrainSettings.only("alpha", "tokens_per_sample", "sample_break_mode", "max_update", "effective_batch"),)
 
     def requires(self):
         return _binarized(self.langs)
 
-    def settings(self):
-        s = config.profile()
-        return {"alpha": s.alpha, "tokens_per_sample": s.tokens_per_sample, "sample_break_mode": s.sample_break_mode,
-                "max_update": s.max_update, "effective_batch": s.effective_batch}
-
     def produce(self, tmp):
-        s = config.profile()
+        s = self.read(TrainSettings)
         blocks = {code: sampling.count_blocks(out.path / "train", s.tokens_per_sample, s.sample_break_mode)
                   for code, out in self.input().items()}
         result = sampling.plan(blocks, s.alpha, s.max_update, s.effective_batch)
         write_json(tmp / "sampling.json", result)
         log.info("Language sampling plan (alpha %.2f, %d updates of %d sequences):\n%s",
-                 s.alpha, s.max_update, s.effective_batch, report.sampling_text(result))
+                 s.alpha, s.max_update, s.effective_batch, sampling_text(result))
         return result
 
 
@@ -106,6 +98,9 @@ class ContinuePretraining(LanguageListTask):
     stage = "train"
     resources = {"gpu": 1}
     output_class = XlmrDir
+    # What changes the trained model; how it is launched and logged does not (fields outside the
+    # fingerprint), so a job moved from torchrun to SLURM after a preemption resumes its run.
+    reads = (TrainSettings, LaunchSettings)
 
     def requires(self):
         return {"init": InitCheckpoint(langs=self.langs), "plan": SamplingPlan(langs=self.langs),
@@ -113,12 +108,6 @@ class ContinuePretraining(LanguageListTask):
 
     def upstream(self):
         return [self.requires()["init"], self.requires()["plan"]]
-
-    def settings(self):
-        # What changes the trained model; how it is launched and logged does not, so a job moved
-        # from torchrun to SLURM after a preemption, or given more threads, resumes its run.
-        return {"profile": {name: value for name, value in asdict(config.profile()).items()
-                            if name not in NOT_IN_FINGERPRINT}}
 
     def run_dir(self):
         return self.output_dir().with_name(self.output_dir().name + ".run")
@@ -137,7 +126,7 @@ class ContinuePretraining(LanguageListTask):
         from training import checkpoint
 
         started = time.time()
-        s, launcher = config.profile(), config.settings(LaunchSettings).launcher
+        s, launcher = self.read(TrainSettings), self.read(LaunchSettings).launcher
         run_dir, init = self.run_dir(), self.input()["init"]
 
         def on_record(kind, values):
@@ -163,7 +152,7 @@ class ContinuePretraining(LanguageListTask):
     def produce(self, tmp):
         from training import checkpoint
 
-        s, run_dir, init = config.profile(), self.run_dir(), self.input()["init"]
+        s, run_dir, init = self.read(TrainSettings), self.run_dir(), self.input()["init"]
         trained = checkpoint.load(run_dir / "checkpoints" / LAST)
         if checkpoint.num_updates(trained) < s.max_update:
             raise RuntimeError(f"training stopped at update {checkpoint.num_updates(trained)} of {s.max_update}")

@@ -3,42 +3,33 @@ torch is imported inside the tasks that use it, so that every Luigi worker (and
 `python -m pipeline.langid`) starts without it."""
 import logging
 import shutil
-import unicodedata
-from dataclasses import asdict
 
 import luigi
 
 from common.errors import InputError
 from common.fingerprint import fingerprint
 from common.progress import Progress
+from common.xlmr import DICT_FILE, EMBED, IDMAP_FILE, LM_BIAS, LM_WEIGHT, MODEL_FILE, SPM_FILE
+from corpus.manifest import SCRIPTS_FILE, parse_lang_list
+from corpus.split import split_path
 from pipeline import config
-from pipeline.manifest import SCRIPTS_FILE, parse_lang_list
+from pipeline.config import BaseModelSettings
+from pipeline.inputs import script_definition
 from pipeline.params import LangListParameter
 from pipeline.tasks.base import LanguageListTask, StageTask, XlmrDir
 from pipeline.tasks.corpus import Split
-from pipeline.text.normalize import script_rewrite
-from pipeline.text.split import split_path
 from training.standin import StandInSettings, build_standin
 from vocab import fairseq_ids
 from vocab.codepoints import own_scripts
-from vocab.embeddings import STRATEGIES, EmbeddingSettings
-from vocab.fairseq_ids import DICT_FILE, IDMAP_FILE, MODEL_FILE, SPM_FILE
+from vocab.embeddings import EmbeddingSettings
 from vocab.merge import check_pieces_added, merge_vocabulary
-from vocab.normalizer import RULES_VERSION, script_rules
+from vocab.normalizer import script_rewrite, script_rules
 from vocab.pieces import load_proto
 from vocab.prune import PruneSettings, count_pieces, prune, verify
 from vocab.script_model import MODEL_FILE as SCRIPT_MODEL_FILE
 from vocab.script_model import ScriptModelSettings, train_script_model
 
 log = logging.getLogger("luigi-interface")
-
-
-def script_definition(code: str) -> dict:
-    """What the tokenizer rules of script `code` are made from (for fingerprints)."""
-    script = config.catalog().scripts[code]
-    return {"ranges": script.ranges, "keep_format": script.keep_format, "normalization": script.normalization,
-            "add_base_encodable_pieces": script.add_base_encodable_pieces, "rules_version": RULES_VERSION,
-            "unicode": unicodedata.unidata_version}   # the rules follow Python's Unicode data
 
 
 class UserXlmrDir(XlmrDir):
@@ -72,22 +63,22 @@ class StandInBase(StageTask):
     """XLM-R's real vocabulary on a small RoBERTa pretrained briefly on base-covered demo text."""
     stage = "standin_base"
     output_class = XlmrDir
+    reads = (StandInSettings, BaseModelSettings.only("standin_langs"))
 
     def scope(self):
         return "xlmr-vocab"
 
     def requires(self):
-        langs = parse_lang_list(config.settings(config.BaseModelSettings).standin_langs, config.catalog(),
-                                "[vocab] standin_langs")
+        langs = parse_lang_list(self.read(BaseModelSettings).standin_langs, config.catalog(), "[vocab] standin_langs")
         return {code: Split(lang=code) for code in langs}
 
-    def settings(self):
+    def external_inputs(self):
         vocab_dir = config.base_vocab_dir()
-        stamps = [(n, (vocab_dir / n).stat().st_size) for n in (DICT_FILE, SPM_FILE) if (vocab_dir / n).exists()]
-        return {"standin": asdict(config.settings(StandInSettings)), "vocab_files": stamps}
+        return {"vocab_files": [(n, (vocab_dir / n).stat().st_size) for n in (DICT_FILE, SPM_FILE)
+                                if (vocab_dir / n).exists()]}
 
     def produce(self, tmp):
-        settings = config.settings(StandInSettings)
+        settings = self.read(StandInSettings)
         scratch = tmp / "scratch"
         scratch.mkdir()
 
@@ -112,6 +103,7 @@ def base_model():
 class TrainScriptTokenizer(StageTask):
     """SentencePiece unigram for one script, on the cleaned train split of its languages."""
     stage = "script_tokenizer"
+    reads = (ScriptModelSettings,)
     script = luigi.Parameter()
     langs = LangListParameter()   # the chosen languages written in this script
 
@@ -121,9 +113,8 @@ class TrainScriptTokenizer(StageTask):
     def requires(self):
         return [Split(lang=code) for code in self.langs]
 
-    def settings(self):
-        return {"model": asdict(config.settings(ScriptModelSettings)), "vocab_size": self._script().vocab_size,
-                "script": script_definition(self.script)}
+    def external_inputs(self):
+        return {"vocab_size": self._script().vocab_size, "script": script_definition(self.script)}
 
     def _script(self):
         return config.catalog().scripts[self.script]
@@ -132,7 +123,7 @@ class TrainScriptTokenizer(StageTask):
         size = self._script().vocab_size
         self.report(0, f"training a {size}-piece SentencePiece model for {self.script}")
         stats = train_script_model([split_path(s.path, "train") for s in self.input()], tmp / SCRIPT_MODEL_FILE, size,
-                                   config.settings(ScriptModelSettings),
+                                   self.read(ScriptModelSettings),
                                    script_rules(script_rewrite(config.catalog(), self.script)))
         return {"script": self.script, "languages": list(self.langs), **stats}
 
@@ -146,7 +137,7 @@ class MergeVocabulary(LanguageListTask):
                 "scripts": {script: TrainScriptTokenizer(script=script, langs=langs)
                             for script, langs in sorted(own_scripts(config.catalog(), self.langs).items())}}
 
-    def settings(self):
+    def external_inputs(self):
         return {"scripts": {code: script_definition(code) for code in own_scripts(config.catalog(), self.langs)}}
 
     def produce(self, tmp):
@@ -167,6 +158,7 @@ class MergeVocabulary(LanguageListTask):
 class PruneVocabulary(LanguageListTask):
     """Keep the pieces the chosen languages' training text uses; dict.txt with real counts; id map."""
     stage = "prune_vocab"
+    reads = (PruneSettings,)
 
     def requires(self):
         return {"merge": MergeVocabulary(langs=self.langs), "base": base_model(),
@@ -175,11 +167,8 @@ class PruneVocabulary(LanguageListTask):
     def upstream(self):
         return [self.requires()["merge"], *self.requires()["splits"]]  # the base is in the merge's fingerprint
 
-    def settings(self):
-        return asdict(config.settings(PruneSettings))
-
     def produce(self, tmp):
-        settings = config.settings(PruneSettings)
+        settings = self.read(PruneSettings)
         merged_file = self.input()["merge"].path / SPM_FILE
         files = [split_path(s.path, "train") for s in self.input()["splits"]]
         with Progress(None, "counting pieces", self.report, unit="chunk") as progress:
@@ -209,27 +198,22 @@ class InitCheckpoint(LanguageListTask):
     the XLM-R directory that binarisation and training start from."""
     stage = "init_checkpoint"
     output_class = XlmrDir
+    reads = (EmbeddingSettings,)
 
     def requires(self):
         return {"prune": PruneVocabulary(langs=self.langs), "base": base_model()}
-
-    def settings(self):
-        return asdict(config.settings(EmbeddingSettings))
 
     def produce(self, tmp):
         from training import checkpoint
         from vocab.embeddings import base_tokenizer, new_rows
 
-        settings = config.settings(EmbeddingSettings)
-        if settings.embedding_init not in STRATEGIES:
-            raise InputError("[vocab] embedding_init", f"unknown strategy {settings.embedding_init!r}",
-                             f"use one of {', '.join(STRATEGIES)}")
+        settings = self.read(EmbeddingSettings)
         pruned, base_dir = self.input()["prune"].path, self.input()["base"]
         base_ids_of = base_tokenizer(base_dir.spm)
         self.report(10, "loading the base checkpoint")
         base = checkpoint.load_base(base_dir.model)
         rows = fairseq_ids.read_id_map(pruned / IDMAP_FILE)
-        weight, bias, stats = new_rows(base["model"][checkpoint.EMBED], base["model"][checkpoint.LM_BIAS], rows,
+        weight, bias, stats = new_rows(base["model"][EMBED], base["model"][LM_BIAS], rows,
                                        settings.embedding_init, base_ids_of, settings.seed)
         checkpoint.save(checkpoint.replace_vocabulary(base, weight, bias), tmp / MODEL_FILE)
         for name in (DICT_FILE, SPM_FILE, IDMAP_FILE):
@@ -269,4 +253,4 @@ class RealSizeBase(StageTask):
         for name in (DICT_FILE, SPM_FILE):
             shutil.copy(template.path / name, tmp / name)
         return {"size": self.size, "layout": self.layout, "architecture": XLMR_SIZES[self.size],
-                "parameters": sum(t.numel() for k, t in model["model"].items() if k != checkpoint.LM_WEIGHT)}   # tied to the embeddings
+                "parameters": sum(t.numel() for k, t in model["model"].items() if k != LM_WEIGHT)}   # tied to the embeddings

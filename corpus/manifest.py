@@ -14,8 +14,8 @@ from typing import Optional
 import yaml
 
 from common.errors import InputError
-from pipeline.text.filters import FilterSettings
-from pipeline.text.normalize import STEPS
+from corpus.filters import FilterSettings
+from corpus.normalize import STEPS
 
 SCRIPTS_FILE = "scripts.yaml"
 CODE_RE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]+)?$")
@@ -29,7 +29,7 @@ class Script:
     code: str
     name: str
     ranges: tuple            # ((lo, hi), ...) inclusive code point ranges
-    normalization: tuple     # step names from pipeline.text.normalize.STEPS
+    normalization: tuple     # step names from corpus.normalize.STEPS
     keep_format: tuple       # ((lo, hi), ...) invisible characters the script needs
     shingle: int
     borrowed: bool

@@ -17,8 +17,6 @@ import sys
 import unicodedata
 
 from common.charclass import char_class
-from vocab.codepoints import script_chars
-from vocab.normalizer import ScriptRewrite
 
 
 def _in_ranges(cp: int, ranges) -> bool:
@@ -179,10 +177,3 @@ class Normalizer:
 # full-width letters do not decide the label.
 VIEW = Normalizer(CHARACTER_STEPS)
 
-
-def script_rewrite(catalog, code: str) -> ScriptRewrite:
-    """The cleaning of script `code` in the form the tokenizer's normaliser is compiled from."""
-    script = catalog.scripts[code]
-    normalizer = Normalizer(script.normalization, script.keep_format)
-    return ScriptRewrite(script_chars(catalog, code), normalizer.rewrite, normalizer.context_keys(),
-                         normalizer.context_patterns(), INVISIBLE)

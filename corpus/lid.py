@@ -20,10 +20,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from common.jsonio import open_text
+from common.settings import Settings, setting
 from common.units import units
-from pipeline.text.lines import KEPT_FILE, REJECTED_FILE, Ledger, Reject, RejectionLog, read_shard, read_shards, write_pair
-from pipeline.text.markup import strip_any_markup
-from pipeline.text.normalize import VIEW
+from corpus.lines import KEPT_FILE, REJECTED_FILE, Ledger, Reject, RejectionLog, read_shard, read_shards, write_pair
+from corpus.markup import strip_any_markup
+from corpus.normalize import VIEW
 
 MODEL_FILE = "model.bin"   # the classifier in TrainLangID's output
 OTHER = "other"
@@ -33,7 +34,7 @@ _DIGITS = re.compile(r"\d")
 
 def lid_units(text: str) -> list:
     """What the classifier sees, as units: markup gone, the character-for-character
-    normalisation of every script (pipeline.text.normalize.VIEW: presentation forms, precomposed
+    normalisation of every script (corpus.normalize.VIEW: presentation forms, precomposed
     Tibetan, full-width letters, invisible characters), lower case, digits as 0. Han characters
     and Tibetan syllables are units, so word n-grams mean something."""
     text = strip_any_markup(text)
@@ -50,11 +51,11 @@ def _key(view: str) -> int:
 
 
 @dataclass(frozen=True)
-class SeedSettings:
-    seed_lines: int = 3000        # per language (and for `other`), chosen by hash: stable, no RNG
-    heldout_percent: int = 10     # of the seed lines kept out of training for the accuracy report
-    min_seed_chars: int = 15      # shorter lines say too little about their language
-    scan_lines: int = 2_000_000   # per language: seeds come from the first lines only
+class SeedSettings(Settings):
+    seed_lines: int = setting(3000, "seed lines per language (and for `other`), chosen by hash: stable, no RNG")
+    heldout_percent: int = setting(10, "share of the seed lines kept out of training for the accuracy report")
+    min_seed_chars: int = setting(15, "shorter lines say too little about their language to be seeds")
+    scan_lines: int = setting(2_000_000, "per language, seeds come from the first lines only")
 
 
 class _BottomK:
@@ -113,15 +114,15 @@ def split_seeds(seeds: dict, heldout_percent: int):
 
 
 @dataclass(frozen=True)
-class FastTextSettings:
-    dim: int = 32
-    epoch: int = 25
-    lr: float = 0.5
-    word_ngrams: int = 2
-    minn: int = 1
-    maxn: int = 4
-    bucket: int = 200_000
-    seed: int = 1234
+class FastTextSettings(Settings):
+    dim: int = setting(32, "fastText vector size of the language classifier")
+    epoch: int = setting(25, "fastText training epochs")
+    lr: float = setting(0.5, "fastText learning rate")
+    word_ngrams: int = setting(2, "fastText word n-grams (units: words, syllables, Han characters)")
+    minn: int = setting(1, "shortest character n-gram")
+    maxn: int = setting(4, "longest character n-gram")
+    bucket: int = setting(200_000, "hash buckets for n-grams")
+    seed: int = setting(1234, "fastText's random seed (training runs on one thread: reproducible)")
 
 
 # fasttext-numpy2 keeps matrices in uninitialised aligned memory, and with thread=1 it

@@ -24,16 +24,17 @@ from pathlib import Path
 from common.errors import InputError
 from common.fingerprint import sha256_file
 from common.jsonio import open_text
-from pipeline.text.lines import REJECTED_FILE, Ledger, RejectionLog, totals
+from common.settings import Settings, setting
+from corpus.lines import REJECTED_FILE, Ledger, RejectionLog, totals
 
 BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
-class IngestSettings:
-    shard_mb: float = 64.0         # MB of UTF-8 text per shard; later stages run once per (language, shard)
-    max_line_kb: int = 1024        # longer lines are rejected (line_too_long): memory stays bounded
-    max_gzip_ratio: float = 100.0  # a .gz source that expands more (and past 64 MB) is refused (gzip bomb)
+class IngestSettings(Settings):
+    shard_mb: float = setting(64.0, "MB of UTF-8 text per shard; later stages run once per (language, shard)")
+    max_line_kb: int = setting(1024, "longer lines are rejected (line_too_long): memory stays bounded")
+    max_gzip_ratio: float = setting(100.0, "a .gz source that expands more (and past 64 MB) is refused (gzip bomb)")
 
     @property
     def shard_bytes(self) -> int:

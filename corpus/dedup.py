@@ -22,17 +22,18 @@ import numpy as np
 
 from common.jsonio import open_text
 from common.ranges import line_ranges, range_lines
+from common.settings import Settings, setting
 from common.units import units
-from pipeline.text.lines import REJECTED_FILE, Ledger, RejectionLog, read_shard, write_pair
+from corpus.lines import REJECTED_FILE, Ledger, RejectionLog, read_shard, write_pair
 
 
 @dataclass(frozen=True)
-class DedupSettings:
-    num_perm: int = 100
-    bands: int = 10
-    seed: int = 1234
-    workers: int = 2          # processes for the signature pass (the result does not depend on it)
-    chunk_mb: int = 4         # text per job of the signature pass
+class DedupSettings(Settings):
+    num_perm: int = setting(100, "MinHash permutations per line (a multiple of bands)")
+    bands: int = setting(10, "LSH bands: lines agreeing on a whole band are linked")
+    seed: int = setting(1234, "seed of the MinHash permutations")
+    workers: int = setting(2, "processes for the signature pass", fingerprint=False)
+    chunk_mb: int = setting(4, "MB of text per job of the signature pass", fingerprint=False)
 
     @property
     def rows(self) -> int:

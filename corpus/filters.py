@@ -7,15 +7,16 @@ looks at one cleaned line and returns the `Reject` that drops it, or None to kee
 from dataclasses import dataclass, fields, replace
 from typing import Optional
 
-from pipeline.text.lines import Reject
+from common.settings import Settings, setting
+from corpus.lines import Reject
 
 
 @dataclass(frozen=True)
-class FilterSettings:
-    min_chars: int = 10            # shorter lines (after cleaning) carry too little text
-    max_chars: int = 5000          # longer ones are usually concatenated pages or tables
-    min_script_ratio: float = 0.5  # share of units (words, numbers) in the language's script
-    max_repetition: float = 0.4    # share of repeated unit n-grams within the line
+class FilterSettings(Settings):
+    min_chars: int = setting(10, "shorter lines (after cleaning) carry too little text")
+    max_chars: int = setting(5000, "longer ones are usually concatenated pages or tables")
+    min_script_ratio: float = setting(0.5, "least share of units (words, numbers) in the language's script")
+    max_repetition: float = setting(0.4, "largest share of repeated unit n-grams within the line")
 
     @classmethod
     def names(cls) -> list:

@@ -1,10 +1,10 @@
 """Cleaning of one shard: markup stripping, per-script normalisation, line filters."""
 from common.jsonio import open_text
 from common.units import units
-from pipeline.text import filters
-from pipeline.text.lines import KEPT_FILE, REJECTED_FILE, Ledger, RejectionLog, read_shard, run_step
-from pipeline.text.markup import strip_markup
-from pipeline.text.normalize import Normalizer
+from corpus import filters
+from corpus.lines import KEPT_FILE, REJECTED_FILE, Ledger, RejectionLog, read_shard, run_step
+from corpus.markup import strip_markup
+from corpus.normalize import Normalizer
 
 
 class Cleaner:

@@ -8,7 +8,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 from common.jsonio import open_text
-from pipeline.text.lines import Ledger, read_shards
+from common.settings import Settings, setting
+from corpus.lines import Ledger, read_shards
 
 SPLITS = ("train", "valid", "test")
 
@@ -24,10 +25,10 @@ def refs_path(directory, name: str):
 
 
 @dataclass(frozen=True)
-class SplitSettings:
-    valid_percent: float = 2.0
-    test_percent: float = 2.0
-    salt: str = "cino-split-v1"
+class SplitSettings(Settings):
+    valid_percent: float = setting(2.0, "percent of lines in the validation split")
+    test_percent: float = setting(2.0, "percent of lines in the test split")
+    salt: str = setting("cino-split-v1", "key of the line hash that assigns splits")
 
 
 def assign(text: str, settings: SplitSettings) -> str:

@@ -1,0 +1,103 @@
+"""The corpus reports: the funnel (lines and characters in and kept, stage by stage), rejections
+by reason, language-ID accuracy, as pandas tables, markdown and a plot, from stages' stats.
+
+Tasks gather the stats they require and call these functions; nothing here reads the work
+directory or knows Luigi.
+"""
+import pandas as pd
+
+from common.markdown import table as markdown_table
+
+FUNNEL_STAGES = ("ingest", "langid", "clean", "dedup")
+COUNTS = ("lines_in", "lines_kept", "chars_in", "chars_kept")
+STAGE_LABELS = {"ingest": "read", "langid": "language ID", "clean": "cleaning", "dedup": "dedup"}
+
+
+def language_funnel(dedup_stats: dict, split_stats: dict) -> dict:
+    """One language's counts stage by stage, from Dedup's stats (which record the stages before
+    it) and Split's: {stage: {lines_in, ..., rejected}, "split": {train|valid|test: sizes}}."""
+    dedup = {key: dedup_stats[key] for key in (*COUNTS, "rejected")}
+    return {**dedup_stats["funnel"], "dedup": dedup, "split": split_stats["splits"]}
+
+
+def corpus_table(per_language: dict) -> pd.DataFrame:
+    """One row per language; columns (stage, measure): lines and characters in and kept,
+    split sizes, and the share of ingested lines kept."""
+    rows = {}
+    for code, stages in sorted(per_language.items()):
+        row = {(stage, measure): stages[stage][measure] for stage in FUNNEL_STAGES for measure in COUNTS}
+        for split, sizes in stages["split"].items():
+            row[("split", f"{split}_lines")] = sizes["lines"]
+        row[("kept", "share_of_lines")] = round(stages["dedup"]["lines_kept"] / max(stages["ingest"]["lines_in"], 1), 4)
+        rows[code] = row
+    table = pd.DataFrame(list(rows.values()), index=pd.Index(list(rows), name="lang"))   # a dtype per column
+    table.columns = pd.MultiIndex.from_tuples(table.columns)
+    return table
+
+
+def rejected_table(per_language: dict) -> pd.DataFrame:
+    """Rejected lines by stage and reason, one row per language."""
+    rows = {code: {(stage, reason): count for stage in FUNNEL_STAGES for reason, count in stages[stage]["rejected"].items()}
+            for code, stages in sorted(per_language.items())}
+    columns = pd.MultiIndex.from_tuples(sorted({key for row in rows.values() for key in row}), names=["stage", "reason"])
+    return pd.DataFrame([[row.get(key, 0) for key in columns] for row in rows.values()],
+                        index=pd.Index(list(rows), name="lang"), columns=columns)
+
+
+def corpus_markdown(table: pd.DataFrame, rejected: pd.DataFrame) -> str:
+    return ("# Corpus: lines and characters in and kept, stage by stage\n\n" + markdown_table(table)
+            + "\n\n## Rejected lines by stage and reason\n\n" + markdown_table(rejected) + "\n")
+
+
+def corpus_summary_markdown(table: pd.DataFrame) -> str:
+    """Per language: lines read, lines and characters kept after deduplication, split sizes."""
+    summary = pd.DataFrame({"lines read": table[("ingest", "lines_in")], "lines kept": table[("dedup", "lines_kept")],
+                            "characters kept": table[("dedup", "chars_kept")],
+                            **{f"{split} lines": table[("split", f"{split}_lines")] for split in ("train", "valid", "test")}})
+    return "## Corpus\n\n" + markdown_table(summary) + "\n"
+
+
+def corpus_text(table: pd.DataFrame) -> str:
+    """The corpus table for the console."""
+    with pd.option_context("display.width", 250, "display.max_columns", 50):
+        return table.to_string()
+
+
+def read_corpus_table(path) -> pd.DataFrame:
+    return pd.read_csv(path, header=[0, 1], index_col=0)
+
+
+def langid_markdown(stats: dict, langs) -> str:
+    """Language ID accuracy per language: on held-out seed lines (labelled by their own source)
+    and on the evaluation sets' sentences, which no corpus contains."""
+    lines = ["## Language ID\n", "| language | held-out seed lines | accuracy | evaluation sentences | accuracy |",
+             "|---|---:|---:|---:|---:|"]
+    accuracy = lambda row: f"{row['accuracy']:.4f}" if row else "–"  # noqa: E731
+    for lang in langs:
+        seeds, sentences = stats["per_label"].get(lang), stats["eval_sets"].get(lang)
+        lines.append(f"| {lang} | {seeds['lines'] if seeds else 0} | {accuracy(seeds)} | "
+                     f"{sentences['lines'] if sentences else 0} | {accuracy(sentences)} |")
+    return "\n".join(lines) + "\n"
+
+
+def funnel_plot(per_language: dict) -> bytes:
+    """Lines kept after each corpus stage, and rejected lines by stage and reason, per language."""
+    from common.plots import bars, plt, png
+
+    langs = sorted(per_language)
+    figure, (kept, rejected) = plt.subplots(1, 2, figsize=(11, 3.8))
+    series = {"read": [per_language[l]["ingest"]["lines_in"] for l in langs]}
+    series.update({f"after {STAGE_LABELS[s]}": [per_language[l][s]["lines_kept"] for l in langs]
+                   for s in ("langid", "clean", "dedup")})
+    bars(kept, langs, series)
+    kept.set_title("Lines kept, stage by stage")
+    kept.legend(fontsize=8)
+    reasons = sorted({(s, r) for l in langs for s in STAGE_LABELS for r in per_language[l][s]["rejected"]})
+    bottom = [0] * len(langs)
+    for stage, reason in reasons:
+        values = [per_language[l][stage]["rejected"].get(reason, 0) for l in langs]
+        rejected.bar(langs, values, bottom=bottom, label=f"{STAGE_LABELS[stage]}: {reason}")
+        bottom = [a + b for a, b in zip(bottom, values)]
+    rejected.set_title("Rejected lines by stage and reason")
+    rejected.legend(fontsize=7)
+    return png(figure)

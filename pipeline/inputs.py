@@ -1,0 +1,64 @@
+"""What several task modules read from the manifests and from upstream outputs: a language's
+entries, its evaluation files, the shards of an Ingest output, the text no stage trained on.
+
+Plain helpers over the configured catalog (pipeline.config); no task lives here, so task modules
+import this and the task classes they require, never each other's helpers.
+"""
+import unicodedata
+
+from common.jsonio import read_json
+from corpus.lines import read_shards
+from corpus.split import refs_path, split_path
+from pipeline import config
+from vocab.normalizer import RULES_VERSION
+
+
+def language(code: str):
+    return config.catalog().languages[code]
+
+
+def script(code: str):
+    """The script entry of language `code`."""
+    return config.catalog().scripts[language(code).script]
+
+
+def script_definition(code: str) -> dict:
+    """What the tokenizer rules of script `code` are made from (for fingerprints)."""
+    entry = config.catalog().scripts[code]
+    return {"ranges": entry.ranges, "keep_format": entry.keep_format, "normalization": entry.normalization,
+            "add_base_encodable_pieces": entry.add_base_encodable_pieces, "rules_version": RULES_VERSION,
+            "unicode": unicodedata.unidata_version}   # the rules follow Python's Unicode data
+
+
+def eval_files(code: str) -> dict:
+    """A language's evaluation files as fingerprint material: {"set/split": {path, sha256}}."""
+    return {f"{name}/{split}": {"path": f.path, "sha256": f.sha256}
+            for name, splits in sorted(language(code).eval_sets.items()) for split, f in sorted(splits.items())}
+
+
+def eval_texts(code: str):
+    """Every text of a language's evaluation sets, all splits (none was used for training)."""
+    from eval.datasets import read_labelled, resolve
+
+    for splits in language(code).eval_sets.values():
+        for eval_file in splits.values():
+            yield from read_labelled(resolve(eval_file, config.eval_root()), eval_file.sha256).texts
+
+
+def shard_files(ingested) -> list:
+    """The shard files of an Ingest output, in order."""
+    return [ingested.path / s["file"] for s in read_json(ingested.path / "shards.json")]
+
+
+def language_texts(code: str, split, ingested) -> dict:
+    """A language's text that no stage trained on, from its Split and Ingest outputs:
+    {"held-out": cleaned valid and test lines, "raw test": the raw source lines (before any
+    cleaning) of the test split, found through their refs, "eval": its evaluation sentences}."""
+    from eval.tokenizer_report import read_lines
+
+    test_refs = set(refs_path(split.path, "test").read_text(encoding="utf-8").split("\n"))
+    texts = {"held-out": read_lines([split_path(split.path, "valid"), split_path(split.path, "test")]),
+             "raw test": [text for ref, text in read_shards(shard_files(ingested)) if ref in test_refs]}
+    if language(code).eval_sets:
+        texts["eval"] = list(eval_texts(code))
+    return texts

@@ -1,0 +1,113 @@
+"""The code's layout, checked: the luigi-free packages import without Luigi, no module imports
+itself through others (function-level imports included), benchmarks never import tests, and the
+XLM-R checkpoint layout is spelled in one module."""
+import ast
+import subprocess
+import sys
+
+from tests.helpers import REPO
+
+PACKAGES = ("common", "corpus", "vocab", "training", "eval", "pipeline", "bench", "tests")
+LUIGI_FREE = ("common", "corpus", "vocab", "training", "eval")
+
+
+def modules() -> dict:
+    """{dotted module name: path} of every Python file of the project's packages."""
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((REPO / package).rglob("*.py")):
+            parts = path.relative_to(REPO).with_suffix("").parts
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def imports(path, known: set) -> set:
+    """The project's modules that the import statements of `path` name, wherever they stand."""
+    named = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            named.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            named.update(f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in known else node.module
+                         for alias in node.names)
+    return named & known
+
+
+def cycles(graph: dict) -> list:
+    """Strongly connected components of more than one module, or a module importing itself (Tarjan)."""
+    index, low, stack, on_stack, found, counter = {}, {}, [], set(), [], [0]
+
+    def visit(node):
+        index[node] = low[node] = counter[0]
+        counter[0] += 1
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1 or node in graph[node]:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def import_graph() -> dict:
+    found = modules()
+    return {name: imports(path, set(found)) for name, path in found.items()}
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"a"}}) == [["a"]] and cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle_anywhere():
+    assert cycles(import_graph()) == []
+
+
+def test_benchmarks_never_import_tests():
+    graph = import_graph()
+    assert {(m, t) for m, targets in graph.items() if m.startswith("bench") for t in targets
+            if t.startswith("tests")} == set()
+
+
+def test_the_luigi_free_packages_import_without_luigi():
+    """Every module of common/, corpus/, vocab/, training/, eval/ in one fresh interpreter."""
+    names = [name for name in modules() if name.split(".")[0] in LUIGI_FREE and "fairseq_user_dir" not in name]
+    code = ("import importlib, sys\n"
+            f"for name in {names!r}:\n    importlib.import_module(name)\n"
+            "print(sorted(m for m in sys.modules if m == 'luigi' or m.startswith('luigi.')))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(names) > 40 and done.stdout.strip() == "[]"
+
+
+LAYOUT = ("model.pt", "dict.txt", "sentencepiece.bpe.model", "idmap.tsv", "<pad>", "<mask>")
+KEY_PREFIXES = ("encoder.sentence_encoder", "encoder.lm_head", "decoder.sentence_encoder", "decoder.lm_head")
+
+
+def test_the_checkpoint_layout_is_spelled_in_common_xlmr_only():
+    """File names, special symbols and state-dict keys as code (not prose) appear in one module."""
+    spelled = []
+    for name, path in modules().items():
+        if name.startswith("tests") or name == "common.xlmr":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and (
+                    node.value in LAYOUT or (" " not in node.value and node.value.startswith(KEY_PREFIXES))):
+                spelled.append(f"{name}:{node.lineno} {node.value!r}")
+    assert spelled == []

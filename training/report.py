@@ -1,0 +1,56 @@
+"""The training reports: the language sampling plan, continued pretraining's validation losses
+and the profile it ran with, as markdown and plots, from stages' stats."""
+
+
+def sampling_text(plan: dict) -> str:
+    """The sampling plan as a fixed-width table for the log."""
+    lines = [f"{'lang':<6}{'blocks':>10}{'p':>9}{'q':>9}{'ratio':>8}{'passes':>9}"]
+    for lang, row in plan["languages"].items():
+        lines.append(f"{lang:<6}{row['blocks']:>10}{row['p']:>9.4f}{row['q']:>9.4f}{row['ratio']:>8.2f}"
+                     f"{row['expected_passes']:>9.2f}")
+    return "\n".join(lines)
+
+
+def training_markdown(train_stats: dict, plan: dict) -> str:
+    """The sampling plan and the first and last validation loss per language."""
+    lines = [f"## Continued pretraining: {train_stats['num_updates']} updates of {train_stats['effective_batch']} "
+             f"sequences\n", f"| language | blocks | p | q (alpha {plan['alpha']}) | sampling ratio | expected passes | "
+             "first valid loss | last valid loss |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for lang, row in plan["languages"].items():
+        losses = train_stats["validation_first_last"].get(f"valid_{lang}", {})
+        first, last = losses.get("first", (None, None))[1], losses.get("last", (None, None))[1]
+        lines.append(f"| {lang} | {row['blocks']} | {row['p']:.4f} | {row['q']:.4f} | {row['ratio']:.2f} | "
+                     f"{row['expected_passes']:.2f} | {first} | {last} |")
+    return "\n".join(lines) + "\n"
+
+
+def profile_markdown(name: str, profile: dict) -> str:
+    rows = "\n".join(f"| {key} | {value} |" for key, value in profile.items())
+    return f"## Training profile `{name}`\n\n| setting | value |\n|---|---|\n{rows}\n"
+
+
+def sampling_plot(plan: dict) -> bytes:
+    """Each language's share of the corpus (p) and of the sampled training data (q)."""
+    from common.plots import bars, plt, png
+
+    langs = sorted(plan["languages"])
+    figure, axis = plt.subplots(figsize=(6, 3.4))
+    bars(axis, langs, {"p (share of blocks)": [plan["languages"][l]["p"] for l in langs],
+                       f"q (sampled, alpha {plan['alpha']})": [plan["languages"][l]["q"] for l in langs]})
+    axis.set_title("Language sampling")
+    axis.legend(fontsize=8)
+    return png(figure)
+
+
+def validation_plot(history: dict) -> bytes:
+    """Validation loss per language over the updates of continued pretraining."""
+    from common.plots import plt, png
+
+    figure, axis = plt.subplots(figsize=(6, 3.4))
+    for subset, points in sorted(history.items()):
+        axis.plot([u for u, _ in points], [loss for _, loss in points], marker="o", label=subset)
+    axis.set_xlabel("update")
+    axis.set_ylabel("validation loss")
+    axis.set_title("Continued pretraining: validation loss")
+    axis.legend(fontsize=8)
+    return png(figure)

@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LANGS ?= bo,mn,ug
-export CINO_WORK_DIR ?= $(CURDIR)/demo_work
+# The demo writes where the README's commands read: luigi.cfg's [cino] work_dir (./work_dir), or $CINO_WORK_DIR.
+WORK_DIR = $(or $(CINO_WORK_DIR),work_dir)
 
 .PHONY: setup demo test bench clean-demo
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml   # a new package needs the editable install again
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --no-deps -r requirements.txt   # every package pinned there; fairseq would pull torchaudio
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
@@ -28,4 +29,4 @@ bench: setup
 	$(BIN)/python bench/eval_throughput.py
 
 clean-demo:
-	rm -rf $(CINO_WORK_DIR)
+	rm -rf $(WORK_DIR)

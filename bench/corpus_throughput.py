@@ -9,7 +9,7 @@ lines, input MB, seconds and peak resident memory (VmHWM). Split is fed the clea
 rather than the deduplicated ones, so that it too sees 10x the lines at 10x. The floor is reading the ingest shards'
 lines plus raw fastText `predict` on them (the language-ID model trained at 1x), and each
 stage's lines/s is printed as a ratio to it. Memory should stay flat from 1x to 10x: every
-stage streams; dedup keeps 16 bytes per line of index.
+stage streams but dedup, whose index holds about 50 bytes per line.
 
 Then the corpus half runs as users run it, `luigi --module pipeline CorpusReport --langs ...
 --workers 2`, on the same data in a fresh work dir: its wall time, and per language the

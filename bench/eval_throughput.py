@@ -3,7 +3,7 @@
     python bench/eval_throughput.py [--model DIR] [--lang bo] [--epochs 1] [--batch-size 16] [--threads 2]
 
 DIR: an exported Hugging Face model (default: the newest `export_hf/*` under CINO_WORK_DIR or
-./demo_work, i.e. after `make demo`). On the language's SIB-200 training set:
+./work_dir, i.e. after `make demo`). On the language's SIB-200 training set:
 - fine-tuning: eval.classify.fine_tune, one seed (tokenizing, training with AdamW, scoring the
   selection set after each epoch, predicting the test set at the best epoch), examples/s of
   the training set per epoch;
@@ -28,7 +28,7 @@ SIB = REPO.parent / "shared" / "eval" / "sib200"
 
 
 def newest_export() -> Path:
-    work = Path(os.environ.get("CINO_WORK_DIR", REPO / "demo_work"))
+    work = Path(os.environ.get("CINO_WORK_DIR", REPO / "work_dir"))
     exports = sorted(work.glob("export_hf/*-cino-*/config.json"), key=lambda p: p.stat().st_mtime)
     if not exports:
         sys.exit(f"no exported model under {work}/export_hf: run `make demo` first or pass --model")

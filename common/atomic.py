@@ -11,7 +11,7 @@ sha256. So:
   before it cleans leftovers or writes, and the second, once it gets the lock, finds the
   output complete and does nothing;
 - an output whose files were changed afterwards (a bad disk, a user's edit) is not trusted:
-  `is_complete` compares every file's size on each call (cheap), `verify` every sha256.
+  `is_complete` compares every file's size on each call (cheap), `find_damage` every sha256.
 """
 import errno
 import fcntl
@@ -59,7 +59,7 @@ def is_complete(path) -> bool:
         return False
 
 
-def verify(path) -> list:
+def find_damage(path) -> list:
     """What is wrong with a published output: missing, changed or unlisted files (empty: nothing)."""
     path = Path(path)
     listing = _recorded(path)

@@ -21,7 +21,7 @@ class Cleaner:
         text = self.normalize(stripped)
         self.changed += text != stripped.strip()
         seq = units(text)
-        doc = filters.Doc(text, seq, self.table.ratio(seq, self.lang.script), self.script.shingle)
+        doc = filters.Doc(text, seq, self.table.share_of_all(seq, self.lang.script), self.script.shingle)
         return filters.check(doc, self.settings) or text
 
 

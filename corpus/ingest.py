@@ -93,9 +93,6 @@ class _HashingReader:
         self.bytes += len(data)
         return data
 
-    def __iter__(self):
-        return iter(self.readline, b"")
-
 
 def resolve_source(source, manifest: str, data_root, mirror_dir, cache_dir) -> Path:
     """Local file for a source: its path, or a mirrored, cached or freshly downloaded copy of its URL."""
@@ -199,65 +196,84 @@ class ShardWriter:
             self._handle = None
 
 
+def _numbered_lines(reader: _HashingReader, path: Path, settings: IngestSettings):
+    """(line number, raw bytes, length in bytes) of a source, gunzipped under the bomb guard
+    when it ends in .gz; a damaged gzip is one InputError naming the line it stopped after."""
+    gz = str(path).endswith(".gz")
+    stream = _ExpansionGuard(gzip.GzipFile(fileobj=reader), reader, settings.max_gzip_ratio, path) if gz else reader
+    line_no = 0
+    try:
+        for raw_line, length in _limited_lines(stream, settings.max_line_kb << 10):
+            line_no += 1
+            yield line_no, raw_line, length
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise InputError(path, f"truncated or corrupt gzip after line {line_no} ({exc})",
+                         "download or compress the file again")
+
+
+def _line_bytes(raw_line: bytes, line_no: int, where: str, facts: Counter) -> bytes:
+    """A line without its line end (CRLF counted) and, on line 1, without a UTF-8 BOM (counted);
+    UTF-16 and NUL bytes (binary data) are errors."""
+    raw_line = raw_line.rstrip(b"\n")
+    if raw_line.endswith(b"\r"):
+        raw_line = raw_line[:-1]
+        facts["crlf_lines"] += 1
+    if line_no == 1:
+        if raw_line.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise InputError(where, "UTF-16 byte order mark", "convert the file to UTF-8 (iconv -f UTF-16 -t UTF-8)")
+        if raw_line.startswith(BOM):
+            raw_line = raw_line[len(BOM):]
+            facts["bom"] = 1
+    if b"\x00" in raw_line:
+        column = raw_line.index(b"\x00") + 1
+        raise InputError(where, f"NUL byte at column {column} (binary or UTF-16/32 data)",
+                         "convert the file to UTF-8 text, or remove it from the manifest")
+    return raw_line
+
+
+def _invalid_utf8(raw_line: bytes, exc: UnicodeDecodeError, source, manifest: str, where: str, facts: Counter) -> int:
+    """Count a line with invalid UTF-8 (its bad sequences are returned); past the source's
+    `max_invalid_lines` it is an error."""
+    bad = _count_invalid(raw_line)
+    facts["invalid_sequences"] += bad
+    facts["invalid_lines"] += 1
+    if facts["invalid_lines"] > source.max_invalid_lines:
+        raise InputError(where, f"invalid UTF-8 ({bad} bad byte sequence(s), first at byte {exc.start + 1}: "
+                                f"{raw_line[exc.start:exc.start + 4]!r})",
+                         f"convert the file to UTF-8, or allow such lines with 'max_invalid_lines' "
+                         f"for source '{source.id}' in {manifest}")
+    return bad
+
+
 def read_source(path: Path, source, manifest: str, writer: ShardWriter, ledger: Ledger, settings: IngestSettings,
                 progress=None) -> dict:
     """Stream one source into the shard writer, counting into `ledger`; returns what is not a
     line count (bytes, sha256, invalid sequences, BOM and CRLF tallies)."""
     facts = Counter()
-    gz = str(path).endswith(".gz")
-    limit = settings.max_line_kb << 10
     with open(path, "rb") as raw:
         reader = _HashingReader(raw)
-        stream = _ExpansionGuard(gzip.GzipFile(fileobj=reader), reader, settings.max_gzip_ratio, path) if gz else reader
-        line_no = 0
-        try:
-            for raw_line, length in _limited_lines(stream, limit):
-                line_no += 1
-                where = f"{path}:{line_no}"
-                if length > limit:
-                    ledger.reject(f"{source.id}:{line_no}", raw_line[:200].decode("utf-8", "replace"), "line_too_long",
-                                  f"{length} bytes (limit [ingest] max_line_kb = {settings.max_line_kb})")
-                    continue
-                raw_line = raw_line.rstrip(b"\n")
-                if raw_line.endswith(b"\r"):
-                    raw_line = raw_line[:-1]
-                    facts["crlf_lines"] += 1
-                if line_no == 1:
-                    if raw_line.startswith((b"\xff\xfe", b"\xfe\xff")):
-                        raise InputError(where, "UTF-16 byte order mark", "convert the file to UTF-8 (iconv -f UTF-16 -t UTF-8)")
-                    if raw_line.startswith(BOM):
-                        raw_line = raw_line[len(BOM):]
-                        facts["bom"] = 1
-                if b"\x00" in raw_line:
-                    column = raw_line.index(b"\x00") + 1
-                    raise InputError(where, f"NUL byte at column {column} (binary or UTF-16/32 data)",
-                                     "convert the file to UTF-8 text, or remove it from the manifest")
-                ref = f"{source.id}:{line_no}"
-                try:
-                    segments = _records(raw_line, source, where)
-                except UnicodeDecodeError as exc:
-                    bad = _count_invalid(raw_line)
-                    facts["invalid_sequences"] += bad
-                    facts["invalid_lines"] += 1
-                    if facts["invalid_lines"] > source.max_invalid_lines:
-                        raise InputError(where, f"invalid UTF-8 ({bad} bad byte sequence(s), first at byte {exc.start + 1}: "
-                                                f"{raw_line[exc.start:exc.start + 4]!r})",
-                                         f"convert the file to UTF-8, or allow such lines with 'max_invalid_lines' "
-                                         f"for source '{source.id}' in {manifest}")
-                    ledger.reject(ref, raw_line.decode("utf-8", "backslashreplace"), "invalid_utf8",
-                                  f"{bad} invalid sequence(s)")
-                    continue
-                for text in segments:
-                    if text.strip():
-                        ledger.keep(text)
-                        writer.write(ref, text)
-                    else:
-                        ledger.reject(ref, text, "empty")
-                if progress:
-                    progress.update(1)
-        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-            raise InputError(path, f"truncated or corrupt gzip after line {line_no} ({exc})",
-                             "download or compress the file again")
+        for line_no, raw_line, length in _numbered_lines(reader, path, settings):
+            ref, where = f"{source.id}:{line_no}", f"{path}:{line_no}"
+            if length > settings.max_line_kb << 10:
+                ledger.reject(ref, raw_line[:200].decode("utf-8", "replace"), "line_too_long",
+                              f"{length} bytes (limit [ingest] max_line_kb = {settings.max_line_kb})")
+                continue
+            raw_line = _line_bytes(raw_line, line_no, where, facts)
+            try:
+                segments = _records(raw_line, source, where)
+            except UnicodeDecodeError as exc:
+                bad = _invalid_utf8(raw_line, exc, source, manifest, where, facts)
+                ledger.reject(ref, raw_line.decode("utf-8", "backslashreplace"), "invalid_utf8",
+                              f"{bad} invalid sequence(s)")
+                continue
+            for text in segments:
+                if text.strip():
+                    ledger.keep(text)
+                    writer.write(ref, text)
+                else:
+                    ledger.reject(ref, text, "empty")
+            if progress:
+                progress.update(1)
     actual = reader.digest.hexdigest()
     if actual != source.sha256:
         raise InputError(path, f"sha256 mismatch: expected {source.sha256}, actual {actual}",

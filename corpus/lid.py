@@ -1,11 +1,13 @@
 """Layered language identification.
 
-Layer (a): the Unicode script share of a line's letters against the language's script.
+Layer (a): of the line's units (words, Tibetan syllables, Han characters) that hold a letter,
+the share written in the language's script, against the manifest's `min_script_share`.
 Layer (b): a fastText supervised classifier trained by the pipeline itself from seed lines
-reserved from every manifest's sources (one label per manifest language, plus `other`
-for foreign material), because off-the-shelf models (lid.176) know no traditional
+sampled (by hash) from every manifest's sources (one label per manifest language, plus
+`other` for foreign material), because off-the-shelf models (lid.176) know no traditional
 Mongolian, no Arabic-script Kazakh and no Zhuang. It separates languages that share a
-script: ug/kk (Arabic), zh/yue (Han).
+script: ug/kk (Arabic), zh/yue (Han). Seed lines stay in the corpus: they are a sample for
+the classifier, not held back from pretraining.
 Layer (c): the language's probability threshold from its manifest.
 """
 import hashlib
@@ -205,7 +207,7 @@ def identify_shard(in_path, out_dir, lang, table, identifier, progress=None, bat
     rejected_labels = Counter()
 
     def script_layer(seq: list):
-        share, letters = table.share(seq, lang.script)
+        share, letters = table.share_of_lettered(seq, lang.script)
         if letters == 0:
             return Reject("no_letters")
         if share < lang.min_script_share:

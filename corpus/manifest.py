@@ -235,7 +235,11 @@ def _load_eval_set(entry: _Fields) -> dict:
 
 def load_language(path: Path, scripts: dict) -> Language:
     doc = _Fields(_read_yaml(path), str(path))
-    doc.reject_unknown(["code", "name", "script", "lid", "normalization", "filters", "sources", "eval"])
+    if "normalization" in doc.doc:
+        raise InputError(doc._at("normalization"), "normalisation is a property of the script, not of one language",
+                         f"set it under '{doc.doc.get('script')}' in {SCRIPTS_FILE} (the tokenizer compiles it per "
+                         "script) and remove it here")
+    doc.reject_unknown(["code", "name", "script", "lid", "filters", "sources", "eval"])
     code = doc.get("code", str, required=True)
     if not CODE_RE.match(code):
         raise InputError(doc._at("code"), f"bad language code {code!r}", "use a lower-case ISO 639 code such as 'bo' or 'yue'")

@@ -1,10 +1,11 @@
 """Unicode script detection against the ranges in corpora_manifests/scripts.yaml.
 
 Two measures, both over a line's units (common.units.units):
-- unit share: of the line's units (words, Tibetan syllables, Han characters) that contain
-  a letter, how many are written in a script (language ID, layer a; seed selection);
-- script ratio: of all units, numbers included, how many start with a character in the
-  script's ranges (cleaning filter), so numbers, Latin words and foreign text lower it.
+- `share_of_lettered`: of the line's units (words, Tibetan syllables, Han characters) that
+  contain a letter, how many are written in a script (language ID, layer a; seed selection);
+- `share_of_all`: of all units, numbers included, how many start with a character in the
+  script's ranges (the cleaning filter's script ratio), so numbers, Latin words and foreign
+  text lower it.
 """
 import bisect
 import sys
@@ -53,10 +54,6 @@ class ScriptTable:
         is_letter = category[0] == "L" or (script is not None and category == "Cn")
         return (script or "") if is_letter else None
 
-    def script_of(self, ch: str):
-        """Script code of a character, or None outside every range."""
-        return self._scripts[ch]
-
     def _find_unit_script(self, unit: str):
         return next((s for s in map(self._letters.__getitem__, unit) if s is not None), None)
 
@@ -75,15 +72,16 @@ class ScriptTable:
         code, count = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
         return (code or None), count / total, total
 
-    def share(self, seq: list, code: str):
-        """(share of the units `seq` written in script `code`, number of units with letters)."""
+    def share_of_lettered(self, seq: list, code: str):
+        """(share of the units `seq` that hold a letter whose first letter is in script `code`,
+        number of units that hold a letter): numbers and punctuation do not count."""
         heads = self.unit_scripts(seq)
         total = len(heads) - heads.count(None)
         return (heads.count(code) / total if total else 0.0), total
 
-    def ratio(self, seq: list, code: str) -> float:
-        """Share of the units `seq` (see units()) that start with a character in the script's
-        ranges: numbers, Latin words and foreign text lower it."""
+    def share_of_all(self, seq: list, code: str) -> float:
+        """Share of all the units `seq` (see units()), numbers included, that start with a
+        character in the script's ranges: numbers, Latin words and foreign text lower it."""
         if not seq:
             return 0.0
         return list(map(self._scripts.__getitem__, map(_first, seq))).count(code) / len(seq)

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from common.atomic import SUCCESS, output_lock, verify
+from common.atomic import SUCCESS, find_damage, output_lock
 
 
 def main(argv=None) -> int:
@@ -29,13 +29,13 @@ def main(argv=None) -> int:
                      if not any(".tmp-" in part for part in p.parent.parts))
     damaged = 0
     for output in outputs:
-        problems = verify(output)
+        problems = find_damage(output)
         if problems:
             damaged += 1
             print(f"DAMAGED {output}: " + "; ".join(problems[:3]) + (" ..." if len(problems) > 3 else ""))
             if args.repair:
                 with output_lock(output):
-                    if verify(output):   # still damaged, not replaced meanwhile
+                    if find_damage(output):   # still damaged, not replaced meanwhile
                         (output / SUCCESS).unlink(missing_ok=True)
     print(f"{len(outputs)} outputs checked, {damaged} damaged" + (" (unpublished: a run that needs them rebuilds them)"
                                                                      if args.repair and damaged else ""))

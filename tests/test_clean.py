@@ -21,7 +21,7 @@ SETTINGS = FilterSettings()
 
 def doc(text: str, script: str = "Arab") -> Doc:
     seq = units(text)
-    return Doc(text, seq, TABLE.ratio(seq, script), CATALOG.scripts[script].shingle)
+    return Doc(text, seq, TABLE.share_of_all(seq, script), CATALOG.scripts[script].shingle)
 
 
 def language(code: str, markup=()):

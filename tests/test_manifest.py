@@ -101,6 +101,14 @@ def test_unknown_normalisation_step_in_scripts(manifests):
     assert "scripts.yaml: field 'Tibt.normalization'" in error_of(manifests)
 
 
+def test_normalisation_in_a_language_manifest_points_to_the_script(manifests):
+    """Normalisation belongs to the script (the tokenizer compiles it per script): a language
+    manifest that sets it is refused, not silently ignored."""
+    edit(manifests / "ug.yaml", lambda d: d.update(normalization=["nfc"]))
+    message = error_of(manifests)
+    assert "ug.yaml: field 'normalization'" in message and "scripts.yaml" in message and "'Arab'" in message
+
+
 def test_unknown_filter_override(manifests):
     edit(manifests / "yue.yaml", lambda d: d["filters"].update(min_char=3))
     assert "yue.yaml: field 'filters.min_char'" in error_of(manifests)

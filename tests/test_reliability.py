@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from common.atomic import SUCCESS, verify
+from common.atomic import SUCCESS, find_damage
 from tests.helpers import REPO, build_corpus, error_lines, in_env, luigi_command, run_luigi
 
 TARGET = ["CorpusReport", "--langs", "bo,mn,ug"]
@@ -44,7 +44,7 @@ def start(args, env, log: Path) -> subprocess.Popen:
 def assert_nothing_half_published(work: Path) -> None:
     assert not list(work.rglob("*.tmp-*"))
     for marker in work.rglob(SUCCESS):
-        assert verify(marker.parent) == [], marker.parent
+        assert find_damage(marker.parent) == [], marker.parent
 
 
 def test_two_runs_without_a_central_scheduler_on_one_work_dir(corpus, tmp_path):
@@ -76,7 +76,7 @@ def test_a_changed_or_truncated_published_file_is_rebuilt_not_trusted(corpus, tm
         import pipeline
 
         assert not pipeline.Clean(lang="bo", shard=0).complete()   # sizes: checked on every run
-        assert pipeline.Split(lang="mn").complete()                # same size: only verify can tell
+        assert pipeline.Split(lang="mn").complete()                # same size: only pipeline.verify can tell
     subprocess.run([sys.executable, "-m", "pipeline.verify", "--work-dir", work, "--repair"], cwd=REPO, check=False)
     # Outputs built from the good files stay valid (the stages are deterministic); the damaged
     # ones are rebuilt by the next run that needs them.

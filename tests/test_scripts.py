@@ -20,14 +20,14 @@ def test_english_words_in_chinese_count_once_each():
 
 
 def test_share_of_a_script():
-    assert TABLE.share(units("ئۇيغۇر تىلى AT-SPI"), "Arab") == (0.5, 4)
-    assert TABLE.share(units("123 ..."), "Arab") == (0.0, 0)
+    assert TABLE.share_of_lettered(units("ئۇيغۇر تىلى AT-SPI"), "Arab") == (0.5, 4)
+    assert TABLE.share_of_lettered(units("123 ..."), "Arab") == (0.0, 0)
 
 
 def test_script_ratio_counts_numbers_against_the_script():
-    assert TABLE.ratio(units("발의연월일 : 2010. 11. 12."), "Hang") == 0.25
-    assert TABLE.ratio(units("ལོ ༢༠༡༥ ལོར"), "Tibt") == 1.0  # Tibetan digits are in the script's block
-    assert TABLE.ratio([], "Tibt") == 0.0
+    assert TABLE.share_of_all(units("발의연월일 : 2010. 11. 12."), "Hang") == 0.25
+    assert TABLE.share_of_all(units("ལོ ༢༠༡༥ ལོར"), "Tibt") == 1.0  # Tibetan digits are in the script's block
+    assert TABLE.share_of_all([], "Tibt") == 0.0
 
 
 def test_unknown_letters_are_their_own_group():
@@ -45,4 +45,4 @@ def test_units_fast_path_agrees_with_the_unicode_rule_on_every_character():
 
 
 def test_a_unit_opening_with_a_digit_takes_its_first_letters_script():
-    assert TABLE.share(units("3ئۇيغۇر 2010 تىلى"), "Arab") == (1.0, 2)
+    assert TABLE.share_of_lettered(units("3ئۇيغۇر 2010 تىلى"), "Arab") == (1.0, 2)

@@ -15,7 +15,7 @@ from vocab.normalizer import script_rewrite
 from vocab.merge import merge_vocabulary
 from vocab.normalizer import compile_rules, decode_charsmap, script_rules
 from vocab.pieces import load_proto
-from vocab.prune import PruneSettings, count_pieces, prune, verify
+from vocab.prune import PruneSettings, compare_tokenization, count_pieces, prune
 from vocab.script_model import ScriptModelSettings, train_script_model
 
 CATALOG = load_catalog(MANIFESTS)
@@ -150,7 +150,7 @@ def test_prune_keeps_every_training_segmentation_and_writes_dict_and_id_map(tmp_
     assert len(pruned.pieces) < len(model.pieces) // 2
     pruned_file = tmp_path / "pruned.model"
     pruned_file.write_bytes(pruned.SerializeToString())
-    assert verify(merged_file, pruned_file, [train], settings) == {"lines": 6000, "lines_tokenized_differently": 0}
+    assert compare_tokenization(merged_file, pruned_file, [train], settings) == {"lines": 6000, "lines_tokenized_differently": 0}
     fairseq_ids.write_dict(pruned, counts[kept], tmp_path / "dict.txt")
     entries = (tmp_path / "dict.txt").read_text(encoding="utf-8").split("\n")[:-1]
     assert len(entries) == len(pruned.pieces) - 3

@@ -27,12 +27,10 @@ def test_new_scripts_have_almost_no_unk_after_pruning(vocab_build, lang, text):
     assert rows[f"{lang}/{text}/pruned"]["unk_rate"] < 0.001
 
 
-@pytest.mark.parametrize("lang", ["bo", "mn"])
-def test_raw_lines_tokenize_exactly_as_their_cleaned_form(vocab_build, lang):
-    rows = vocab_build["report"]
-    for key in (f"{lang}/raw test/pruned", f"{lang}/raw test/merged", f"{lang}/eval/pruned"):
-        if key in rows:
-            assert rows[key]["same_as_cleaned_share"] == 1.0, key
+@pytest.mark.parametrize("key", ["bo/raw test/pruned", "bo/raw test/merged", "bo/eval/pruned", "mn/raw test/pruned",
+                                 "mn/raw test/merged"])   # SIB-200 has no traditional Mongolian
+def test_raw_lines_tokenize_exactly_as_their_cleaned_form(vocab_build, key):
+    assert vocab_build["report"][key]["same_as_cleaned_share"] == 1.0
 
 
 @pytest.mark.parametrize("lang", ["zh", "yue", "ko", "ug", "kk"])

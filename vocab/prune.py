@@ -5,7 +5,7 @@ boundaries, and worker processes encode their ranges with the merged model and r
 piece counts. Kept: the control pieces, every piece used at least `min_count` times,
 and (by default) every single-character piece, so text outside the corpus falls back to
 characters rather than <unk>. Removing pieces that no best segmentation used cannot
-change the best segmentation of a training line; `verify` re-encodes every training line
+change the best segmentation of a training line; `compare_tokenization` re-encodes every training line
 with both models to prove it (with min_count > 1 it reports the lines that changed).
 """
 import multiprocessing
@@ -80,7 +80,7 @@ def prune(merged: pb.ModelProto, counts: np.ndarray, settings: PruneSettings) ->
     return pruned, kept
 
 
-def verify(merged_file, pruned_file, files, settings: PruneSettings) -> dict:
+def compare_tokenization(merged_file, pruned_file, files, settings: PruneSettings) -> dict:
     """Encode every line with both models: how many lines get different pieces."""
     jobs = [(str(merged_file), str(pruned_file), c) for c in line_ranges(files, settings.chunk_mb << 20)]
     lines = differing = 0

@@ -53,7 +53,8 @@ class Ingest(StageTask):
 
 
 class TrainLangID(StageTask):
-    """fastText language classifier over every manifest language, from reserved seed lines.
+    """fastText language classifier over every manifest language, from seed lines sampled
+    from every source.
     Accuracy is measured twice: on held-out seed lines (labelled by their own source), and on
     the manifests' evaluation sets (real sentences no corpus contains, e.g. SIB-200)."""
     stage = "langid_model"

@@ -25,7 +25,7 @@ from vocab.embeddings import EmbeddingSettings
 from vocab.merge import check_pieces_added, merge_vocabulary
 from vocab.normalizer import script_rewrite, script_rules
 from vocab.pieces import load_proto
-from vocab.prune import PruneSettings, count_pieces, prune, verify
+from vocab.prune import PruneSettings, compare_tokenization, count_pieces, prune
 from vocab.script_model import MODEL_FILE as SCRIPT_MODEL_FILE
 from vocab.script_model import ScriptModelSettings, train_script_model
 
@@ -181,7 +181,7 @@ class PruneVocabulary(LanguageListTask):
         rows = fairseq_ids.id_map(pruned, base)
         fairseq_ids.write_id_map(rows, tmp / IDMAP_FILE)
         self.report(80, "checking that pruning changes no training line")
-        check = verify(merged_file, tmp / SPM_FILE, files, settings)
+        check = compare_tokenization(merged_file, tmp / SPM_FILE, files, settings)
         if settings.min_count <= 1 and check["lines_tokenized_differently"]:
             raise RuntimeError(f"pruning changed the tokenization of {check['lines_tokenized_differently']} "
                                "training lines; this is a bug")

@@ -3,10 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LANGS ?= bo,mn,ug
-# The demo writes where the README's commands read: luigi.cfg's [cino] work_dir (./work_dir), or $CINO_WORK_DIR.
-WORK_DIR = $(or $(CINO_WORK_DIR),work_dir)
+# The demo writes where the README's commands read and write: luigi.cfg's [cino] work_dir (./work_dir),
+# or $CINO_WORK_DIR; a finished demo is a finished run for them.
 
-.PHONY: setup demo test bench clean-demo
+.PHONY: setup demo test bench
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,3 @@ bench: setup
 	$(BIN)/python bench/vocab_throughput.py
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/eval_throughput.py
-
-clean-demo:
-	rm -rf $(WORK_DIR)

@@ -86,10 +86,9 @@ def convert(f, text, where: str):
         return text
     kind = f.type
     try:
-        if kind is bool:
-            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(text)
-            return text.lower() in ("true", "1", "yes")
+        if kind is bool:   # as luigi parses a bool on the command line and in [section]s
+            return {"true": True, "false": False}[text.lower()]
         return kind(text)
-    except ValueError:
-        raise InputError(where, f"expected {kind.__name__}, got {text!r}", "fix the value")
+    except (KeyError, ValueError):
+        raise InputError(where, f"expected {'true or false' if kind is bool else kind.__name__}, got {text!r}",
+                         "fix the value")

@@ -11,11 +11,15 @@ IDMAP_FILE = "idmap.tsv"   # new fairseq id -> base fairseq id, beside a pruned 
 SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
 BOS, PAD, EOS, UNK = range(len(SPECIALS))
 MASK = "<mask>"
+SPM_CONTROLS = ("<unk>", "<s>", "</s>")   # SentencePiece ids 0-2 of sentencepiece.bpe.model
+SPM_OFFSET = 1                           # SentencePiece id k >= len(SPM_CONTROLS) is fairseq id k + 1
 
-ENCODER = "encoder.sentence_encoder."   # embeddings and layers
-LM_HEAD = "encoder.lm_head."
+MODEL_PREFIX = "encoder."               # what the 2019 release calls RELEASE_2019_PREFIX
+ENCODER = f"{MODEL_PREFIX}sentence_encoder."   # embeddings and layers
+LM_HEAD = f"{MODEL_PREFIX}lm_head."
 EMBED = f"{ENCODER}embed_tokens.weight"
+POSITIONS = f"{ENCODER}embed_positions.weight"
 LM_WEIGHT = f"{LM_HEAD}weight"          # tied to EMBED
 LM_BIAS = f"{LM_HEAD}bias"
-RELEASE_2019_PREFIX = "decoder."        # what the 2019 release calls `encoder.`
-RELEASE_2019_EMB_NORM, EMB_NORM = ".emb_layer_norm.", ".layernorm_embedding."
+RELEASE_2019_PREFIX = "decoder."
+EMB_NORM, RELEASE_2019_EMB_NORM = "layernorm_embedding", "emb_layer_norm"   # the norm after the embeddings

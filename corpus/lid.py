@@ -28,7 +28,7 @@ from corpus.lines import KEPT_FILE, REJECTED_FILE, Ledger, Reject, RejectionLog,
 from corpus.markup import strip_any_markup
 from corpus.normalize import VIEW
 
-MODEL_FILE = "model.bin"   # the classifier in TrainLangID's output
+LID_MODEL_FILE = "model.bin"   # the classifier in TrainLangID's output
 OTHER = "other"
 LABEL = "__label__"
 _DIGITS = re.compile(r"\d")

@@ -88,6 +88,8 @@ _SECTION_OF = {dc: section for section, dataclasses in SECTIONS.items() for dc i
 _PARAMETERS = {int: luigi.IntParameter, float: luigi.FloatParameter, str: luigi.Parameter, bool: luigi.BoolParameter}
 _OPTIONAL = {int: luigi.OptionalIntParameter, float: luigi.OptionalFloatParameter, str: luigi.OptionalParameter,
              bool: luigi.OptionalBoolParameter}
+# `--train-fp16 false` as well as `--train-cpu true`: a bare flag could switch a setting on only.
+_EXPLICIT = {bool: {"parsing": luigi.BoolParameter.EXPLICIT_PARSING}}
 
 
 def section_of(dataclass) -> str:
@@ -100,10 +102,12 @@ def _config_class(section: str, dataclasses: tuple):
     for dc in dataclasses:
         for f in fields(dc):
             help_text = f.metadata.get("help", "")
+            explicit = _EXPLICIT.get(f.type, {})
             if dc in PROFILED:   # None: the profile's value
-                attrs[f.name] = _OPTIONAL[f.type](default=None, description=f"{help_text} (default: the profile's)")
+                attrs[f.name] = _OPTIONAL[f.type](default=None, description=f"{help_text} (default: the profile's)",
+                                                  **explicit)
             else:
-                attrs[f.name] = _PARAMETERS[f.type](default=default_of(f), description=help_text)
+                attrs[f.name] = _PARAMETERS[f.type](default=default_of(f), description=help_text, **explicit)
     return type(section, (luigi.Config,), attrs)
 
 
@@ -111,13 +115,32 @@ CONFIGS = {section: _config_class(section, dataclasses) for section, dataclasses
 
 
 def profile_names(parser) -> list:
-    """The profiles a config parser defines: names of its `[train.<name>]` / `[evaluation.<name>]` sections."""
-    prefixes = tuple(f"{section_of(dc)}." for dc in PROFILED)
-    return sorted({s.split(".", 1)[1] for s in parser.sections() if s.startswith(prefixes)})
+    """The profiles a config parser defines: the names of its `[train.<name>]` sections (a profile
+    may add `[evaluation.<name>]` and the sections of the other profiled settings)."""
+    return sorted(s.split(".", 1)[1] for s in parser.sections() if s.startswith(f"{section_of(TrainSettings)}."))
+
+
+def check_profiles(parser) -> None:
+    """Sections of the old layout are an error, not silently ignored: `[profile.<name>]` became
+    `[train.<name>]`; a profile's other sections need its `[train.<name>]`."""
+    names = profile_names(parser)
+    for section in parser.sections():
+        kind, dot, name = section.partition(".")
+        if kind == "profile" and dot:
+            raise InputError(f"luigi.cfg [{section}]", "profile sections are now named [train.<name>] and list only "
+                                                       "what differs from the defaults",
+                             f"rename it [train.{name}] (docs/SETTINGS.md shows the defaults)")
+        if dot and kind in {section_of(dc) for dc in PROFILED} and name not in names:
+            raise InputError(f"luigi.cfg [{section}]", f"no [train.{name}] section: {name!r} is not a profile",
+                             f"add [train.{name}] (it may be empty) or fix the name")
 
 
 def profile_values(dataclass, parser, name: str) -> Settings:
     """The defaults of `dataclass` with the profile's section applied."""
+    check_profiles(parser)
+    if name not in profile_names(parser):
+        raise InputError("[train] profile", f"no profile {name!r} in luigi.cfg",
+                         f"use one of {', '.join(profile_names(parser))}, or add [train.{name}]")
     section = f"{section_of(dataclass)}.{name}"
     if not parser.has_section(section):
         return dataclass()
@@ -127,16 +150,15 @@ def profile_values(dataclass, parser, name: str) -> Settings:
 def settings(dataclass):
     """The plain settings value of `dataclass` as luigi.cfg, the profile and the command line set it."""
     section = section_of(dataclass)
-    config = CONFIGS[section]()
+    try:
+        config = CONFIGS[section]()
+    except ValueError as exc:   # luigi's parse error of a cfg value, e.g. `cpu = yes`
+        raise InputError(f"[{section}]", str(exc).splitlines()[0], "fix the value in luigi.cfg") from exc
     values = {f.name: getattr(config, f.name) for f in fields(dataclass)}
     if dataclass not in PROFILED:
         return dataclass(**values).checked(f"[{section}]")
-    parser, name = luigi.configuration.get_config(), settings(LaunchSettings).profile
-    if name not in profile_names(parser):
-        stale = f" ([profile.{name}] is the old name of [train.{name}])" if parser.has_section(f"profile.{name}") else ""
-        raise InputError("[train] profile", f"no profile {name!r} in luigi.cfg{stale}",
-                         f"use one of {', '.join(profile_names(parser))}, or add [train.{name}]")
-    profiled = profile_values(dataclass, parser, name)
+    name = settings(LaunchSettings).profile
+    profiled = profile_values(dataclass, luigi.configuration.get_config(), name)
     return profiled.overridden({k: v for k, v in values.items() if v is not None}, f"[{section}]") \
         .checked(f"[{section}] (profile {name})")
 
@@ -213,14 +235,16 @@ def reference() -> str:
              "definition of each setting: its default, what it does, whether it is part of the fingerprint of",
              "the outputs that read it) and the profiles of luigi.cfg. Set any option in luigi.cfg or on the",
              "command line: `--<section>-<option> VALUE`, underscores as dashes (`--dedup-workers 4`).",
-             "A setting outside the fingerprint changes how work is done, not what it makes: changing it",
-             "reuses finished outputs.", "",
+             "A setting outside the fingerprint changes how work is done (processes, threads, how training",
+             "is launched, logged and validated), not the data or model a stage makes: changing it reuses",
+             "finished outputs.", "",
              "**Profiles.** `[train] profile` (`--train-profile NAME`) chooses one; its sections",
              "`[train.NAME]` and `[evaluation.NAME]` list only what differs from the defaults of `[train]`",
              "and `[evaluation]`. What you set yourself wins over the profile: `[train] lr = ...` in",
              "luigi.cfg, or `--train-lr 1e-4` / `--evaluation-seeds 5` on the command line.", ""]
     for section, dataclasses in SECTIONS.items():
-        lines += [f"## [{section}]", "", "| option | type | default | fingerprint | what it does | defined in |",
+        default = "default (where the profile sets none)" if any(dc in PROFILED for dc in dataclasses) else "default"
+        lines += [f"## [{section}]", "", f"| option | type | {default} | fingerprint | what it does | defined in |",
                   "|---|---|---|---|---|---|"]
         for dc in dataclasses:
             for name, kind, default, help_text, in_fingerprint, choices in dc.field_info():

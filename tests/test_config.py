@@ -23,7 +23,7 @@ from training.standin import StandInSettings
 
 LUIGI_SECTIONS = {"core", "worker", "retcode", "resources", "scheduler", "task_history"}
 LANGS = "bo,mn,ug"
-# One instance of every stage task (a test fails when a task is added without one).
+# Instances of every stage task, each kind of instance once (a test fails when a task is added without one).
 SAMPLES = {
     "Ingest": {"lang": "bo"}, "TrainLangID": {}, "IdentifyLanguage": {"lang": "bo", "shard": 0},
     "Clean": {"lang": "bo", "shard": 0}, "Dedup": {"lang": "bo"}, "Split": {"lang": "bo"}, "StandInBase": {},
@@ -31,10 +31,16 @@ SAMPLES = {
     "MergeVocabulary": {"langs": LANGS}, "PruneVocabulary": {"langs": LANGS}, "InitCheckpoint": {"langs": LANGS},
     "BinarizeLanguage": {"lang": "bo", "vocab_langs": LANGS}, "SamplingPlan": {"langs": LANGS},
     "ContinuePretraining": {"langs": LANGS}, "CorpusReport": {"langs": LANGS}, "TokenizerReport": {"langs": LANGS},
-    "ExportHF": {"langs": LANGS}, "EvaluateClassification": {"langs": LANGS, "protocol": "in-language", "lang": "bo"},
-    "EvaluateMLM": {"langs": LANGS}, "EvaluationReport": {"langs": LANGS}, "PackageModel": {"langs": LANGS},
-    "BuildCINO": {"lang": LANGS},
+    "ExportHF": {"langs": LANGS}, "ExportHF/base": {"langs": LANGS, "model": "base"},
+    "EvaluateClassification": {"langs": LANGS, "protocol": "in-language", "lang": "bo"},
+    "EvaluateClassification/zero-shot": {"langs": LANGS, "model": "base", "protocol": "zero-shot"},
+    "EvaluateMLM": {"langs": LANGS}, "EvaluateMLM/base": {"langs": LANGS, "model": "base"},
+    "EvaluationReport": {"langs": LANGS}, "PackageModel": {"langs": LANGS}, "BuildCINO": {"lang": LANGS},
 }
+
+
+def sample_tasks() -> dict:
+    return {name: getattr(pipeline, name.split("/")[0])(**params) for name, params in SAMPLES.items()}
 # Fields whose change is not a value but a choice of other values, tested on their own below:
 # the profile chooses the [train] and [evaluation] values; base_model_dir chooses ExternalBase
 # (fingerprinted by its files) over the stand-in.
@@ -101,9 +107,9 @@ def paths(tasks: dict) -> dict:
 
 
 def test_every_setting_of_every_task_changes_its_output_path_exactly_when_it_can_change_the_result(full_env, tmp_path):
-    assert set(SAMPLES) == stage_tasks()
+    assert {name.split("/")[0] for name in SAMPLES} == stage_tasks()
     with in_env(full_env):
-        tasks = {name: getattr(pipeline, name)(**params) for name, params in SAMPLES.items()}
+        tasks = sample_tasks()
         closures = {name: reads_closure(task) for name, task in tasks.items()}
         before = paths(tasks)
         parser, checked = luigi.configuration.get_config(), 0
@@ -134,7 +140,7 @@ def test_every_setting_of_every_task_changes_its_output_path_exactly_when_it_can
 
 def test_every_setting_that_can_change_a_result_is_read_by_some_task(full_env):
     with in_env(full_env):
-        read = set().union(*(reads_closure(getattr(pipeline, n)(**p)) for n, p in SAMPLES.items()))
+        read = set().union(*map(reads_closure, sample_tasks().values()))
     unread = {(section, f.name) for section, dcs in config.SECTIONS.items() for dc in dcs for f in fields(dc)
               if f.metadata["fingerprint"] and (section, f.name) not in read}
     assert unread == set()
@@ -142,8 +148,27 @@ def test_every_setting_that_can_change_a_result_is_read_by_some_task(full_env):
 
 def test_a_task_cannot_read_a_setting_it_does_not_declare(full_env):
     with in_env(full_env):
-        with pytest.raises(TypeError, match="without declaring it"):
+        with pytest.raises(TypeError, match="Split reads FilterSettings without declaring it"):
             pipeline.Split(lang="bo").read(FilterSettings)
+        binarize = pipeline.BinarizeLanguage(lang="bo", vocab_langs=LANGS)
+        assert binarize.read(TrainSettings).tokens_per_sample == 64
+        with pytest.raises(TypeError, match=r"BinarizeLanguage reads TrainSettings.lr without declaring it"):
+            binarize.read(TrainSettings).lr
+
+
+def test_the_base_model_directory_chooses_the_base_and_its_files_fingerprint_it(full_env, tmp_path):
+    """base_model_dir is outside the fingerprint: ExternalBase's fingerprint covers its files."""
+    for name in ("model.pt", "dict.txt", "sentencepiece.bpe.model"):
+        (tmp_path / name).write_bytes(b"a stand-in for a real file")
+    with in_env({**full_env, "CINO_BASE_MODEL_DIR": str(tmp_path)}):
+        first = {name: task.output_dir() for name, task in sample_tasks().items()}
+        (tmp_path / "dict.txt").write_bytes(b"another file")
+        second = {name: task.output_dir() for name, task in sample_tasks().items()}
+    with in_env(full_env):
+        standin = {name: task.output_dir() for name, task in sample_tasks().items()}
+    on_base = {"InitCheckpoint", "ContinuePretraining", "ExportHF", "ExportHF/base", "BuildCINO", "MergeVocabulary"}
+    assert on_base <= {name for name in SAMPLES if first[name] != standin[name] and first[name] != second[name]}
+    assert first["Split"] == second["Split"] == standin["Split"]
 
 
 def test_the_profile_chooses_values_and_the_fingerprint_follows_the_values(full_env, tmp_path):
@@ -204,18 +229,33 @@ def test_a_bad_setting_is_one_clear_error_naming_its_place(mini_corpus, args, wh
     assert line.startswith(f"ERROR: {where}: ") and "; fix: " in line
 
 
-def test_the_old_profile_section_name_is_named_in_the_error(tmp_path):
-    cfg = tmp_path / "old.cfg"
-    cfg.write_text("[train]\nprofile = mine\n[profile.mine]\nlr = 1\n", encoding="utf-8")
+@pytest.mark.parametrize("section,problem", [("profile.test-cpu", r"rename it \[train.test-cpu\]"),
+                                             ("evaluation.mine", r"no \[train.mine\] section")])
+def test_sections_of_the_old_layout_or_of_no_profile_are_errors(section, problem):
     with in_env({}):
         parser = luigi.configuration.get_config()
-        parser.read(str(cfg))
+        parser.add_section(section)
+        parser.set(section, "lr", "1")
         try:
-            with pytest.raises(InputError, match=r"\[profile.mine\] is the old name of \[train.mine\]"):
+            with pytest.raises(InputError, match=problem):
                 config.settings(TrainSettings)
         finally:
-            parser.remove_section("profile.mine")
-            parser.set("train", "profile", "test-cpu")
+            parser.remove_section(section)
+
+
+def test_a_bool_is_set_either_way_on_the_command_line_and_cfg_errors_are_one_line(full_env):
+    with in_env(full_env):
+        with CmdlineParser.global_instance(["Split", "--lang", "bo", "--train-profile", "cino-base", "--train-fp16",
+                                            "false", "--prune-keep-single-chars", "false"]):
+            assert config.settings(TrainSettings).fp16 is False
+            assert config.settings(config.PruneSettings).keep_single_chars is False
+        parser = luigi.configuration.get_config()
+        parser.set("prune", "keep_single_chars", "yes")
+        try:
+            with pytest.raises(InputError, match=r"^\[prune\]: "):
+                config.settings(config.PruneSettings)
+        finally:
+            parser.remove_option("prune", "keep_single_chars")
 
 
 def test_a_new_training_option_is_one_field():
@@ -265,3 +305,14 @@ def test_a_setting_comes_from_the_environment_the_cfg_file_the_command_line_or_i
                                             "--train-profile", "test-ddp"]):
             assert config.settings(FilterSettings).min_chars == 8
             assert config.settings(TrainSettings).world_size == 2
+
+
+def test_tasks_read_settings_only_through_their_declarations():
+    """`self.read(Dataclass)` (base.py), never `config.settings(...)`: what a task reads is what it declares."""
+    import ast
+
+    calls = [f"{path.name}:{node.lineno}" for path in sorted((REPO / "pipeline" / "tasks").glob("*.py"))
+             if path.name != "base.py"
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             if isinstance(node, ast.Attribute) and node.attr == "settings" and getattr(node.value, "id", "") == "config"]
+    assert calls == []

@@ -20,7 +20,7 @@ def model_task(full_env):
     build([TrainLangID()], full_env)
     with in_env(full_env):
         task = TrainLangID()
-        yield task, task.output().stats(), task.output().path / lid.MODEL_FILE
+        yield task, task.output().stats(), task.output().path / lid.LID_MODEL_FILE
 
 
 @pytest.mark.parametrize("lang,target", sorted(TARGETS.items()))

@@ -1,4 +1,4 @@
-"""Continued pretraining: the profiles, the final model, per-language validation, resume after
+"""Continued pretraining: the final model, per-language validation, resume after
 SIGKILL, and fairseq's distributed path with two CPU processes (gloo)."""
 import os
 import re

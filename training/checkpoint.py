@@ -14,7 +14,8 @@ from contextlib import contextmanager
 import torch
 
 from common.errors import InputError
-from common.xlmr import EMB_NORM, EMBED, LM_BIAS, LM_WEIGHT, MODEL_FILE, RELEASE_2019_EMB_NORM, RELEASE_2019_PREFIX
+from common.xlmr import (EMB_NORM, EMBED, LM_BIAS, LM_WEIGHT, MODEL_FILE, MODEL_PREFIX, RELEASE_2019_EMB_NORM,
+                         RELEASE_2019_PREFIX)
 
 
 def load(path) -> dict:
@@ -70,8 +71,8 @@ def _upgrade_2019(checkpoint: dict) -> dict:
     state = {}
     for key, value in checkpoint["model"].items():   # RobertaModel.upgrade_state_dict_named
         if key.startswith(RELEASE_2019_PREFIX):
-            key = "encoder." + key[len(RELEASE_2019_PREFIX):]
-        state[key.replace(RELEASE_2019_EMB_NORM, EMB_NORM)] = value
+            key = MODEL_PREFIX + key[len(RELEASE_2019_PREFIX):]
+        state[key.replace(f".{RELEASE_2019_EMB_NORM}.", f".{EMB_NORM}.")] = value
     return {**upgraded, "cfg": cfg, "args": None, "model": state}
 
 

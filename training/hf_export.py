@@ -15,8 +15,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.xlmr import BOS, EMBED, ENCODER, EOS, LM_BIAS, LM_HEAD, LM_WEIGHT, MASK, MODEL_FILE, PAD, SPECIALS, SPM_FILE
 from common.settings import Settings, setting
+from common.xlmr import (BOS, EMB_NORM, EMBED, ENCODER, EOS, LM_BIAS, LM_HEAD, LM_WEIGHT, MASK, MODEL_FILE, PAD, POSITIONS,
+                         SPECIALS, SPM_FILE)
 from vocab import fairseq_ids
 from vocab.pieces import load_proto
 
@@ -55,9 +56,9 @@ def embeddings(state: dict) -> dict:
 
     width = state[EMBED].shape[1]
     return {"roberta.embeddings.word_embeddings.weight": state[EMBED],
-            "roberta.embeddings.position_embeddings.weight": state[f"{ENCODER}embed_positions.weight"],
+            "roberta.embeddings.position_embeddings.weight": state[POSITIONS],
             "roberta.embeddings.token_type_embeddings.weight": torch.zeros(1, width),   # RoBERTa has no segments
-            **_linear(state, f"{ENCODER}layernorm_embedding", "roberta.embeddings.LayerNorm")}
+            **_linear(state, f"{ENCODER}{EMB_NORM}", "roberta.embeddings.LayerNorm")}
 
 
 def encoder_layer(state: dict, i: int) -> dict:

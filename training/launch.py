@@ -28,7 +28,8 @@ LAUNCHERS = ("local", "torchrun", "slurm")
 class LaunchSettings(Settings):
     profile: str = setting("demo-cpu", "the profile: [train.<name>] and [evaluation.<name>] of luigi.cfg override "
                                        "the defaults of [train] and [evaluation]", fingerprint=False)
-    launcher: str = setting("local", "how fairseq-train starts (see above)", fingerprint=False, choices=LAUNCHERS)
+    launcher: str = setting("local", "how fairseq-train starts: processes on this machine, torchrun (one GPU node) "
+                                     "or srun inside a SLURM allocation", fingerprint=False, choices=LAUNCHERS)
 
 
 def _free_port() -> int:

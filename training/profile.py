@@ -13,7 +13,7 @@ process x update_freq x world size must multiply to it (checked), so moving a pr
 another number of GPUs without adjusting update_freq is an error, not a silently smaller batch.
 """
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from common.errors import InputError
 from common.settings import Settings, setting
@@ -44,10 +44,13 @@ class TrainSettings(Settings):
     seed: int = setting(1, "fairseq's random seed", fairseq="--seed")
     cpu: bool = setting(False, "train on the CPU", fairseq="--cpu")
     fp16: bool = setting(True, "mixed precision (GPUs)", fairseq="--fp16")
-    save_interval_updates: int = setting(2000, "a checkpoint (to resume from) every so many updates",
+    save_interval_updates: int = setting(2000, "a checkpoint (to resume from) every so many updates; fairseq "
+                                              "also validates there (the history in stats.json, not the model)",
                                          fingerprint=False, fairseq="--save-interval-updates")
-    validate_interval_updates: int = setting(2000, "per-language validation every so many updates",
-                                             fingerprint=False, fairseq="--validate-interval-updates")
+    validate_interval_updates: int = setting(2000, "per-language validation every so many updates: the validation "
+                                                   "history in stats.json and the report follow it, the model "
+                                                   "does not", fingerprint=False,
+                                             fairseq="--validate-interval-updates")
     log_interval: int = setting(100, "a training log record every so many updates", fingerprint=False,
                                 fairseq="--log-interval")
     num_workers: int = setting(4, "data-loading processes per training process", fingerprint=False,
@@ -58,6 +61,8 @@ class TrainSettings(Settings):
                               "to an uninterrupted one anyway)", fingerprint=False)
 
     def checked(self, where: str) -> "TrainSettings":
+        """Itself, checked, with adam_betas written one way (`(0.9, 0.999)` and `(0.9,0.999)` are one
+        setting, one fingerprint)."""
         super().checked(where)
         product = self.batch_size * self.update_freq * self.world_size
         if product != self.effective_batch:
@@ -71,4 +76,4 @@ class TrainSettings(Settings):
         if not valid:
             raise InputError(f"{where} adam_betas", f"{self.adam_betas!r} is not two numbers",
                              "write them as fairseq does, e.g. (0.9,0.999)")
-        return self
+        return replace(self, adam_betas=f"({betas[0]},{betas[1]})")

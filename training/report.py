@@ -24,9 +24,11 @@ def training_markdown(train_stats: dict, plan: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def profile_markdown(name: str, profile: dict) -> str:
-    rows = "\n".join(f"| {key} | {value} |" for key, value in profile.items())
-    return f"## Training profile `{name}`\n\n| setting | value |\n|---|---|\n{rows}\n"
+def settings_markdown(settings: dict) -> str:
+    """The training settings that made the model (the values, not the name of the profile that
+    set them: another profile with the same values makes the same model)."""
+    rows = "\n".join(f"| {key} | {value} |" for key, value in settings.items())
+    return f"## Training settings\n\n| setting | value |\n|---|---|\n{rows}\n"
 
 
 def sampling_plot(plan: dict) -> bytes:

@@ -17,8 +17,8 @@ from training import fairseq_run
 from training.binarize import encode_file, preprocess
 from training.command import mlm_args
 from training.profile import TrainSettings
-from common.xlmr import (DICT_FILE, EMB_NORM, EMBED, ENCODER, LM_BIAS, LM_HEAD, LM_WEIGHT, MODEL_FILE,
-                         RELEASE_2019_EMB_NORM, RELEASE_2019_PREFIX, SPM_FILE)
+from common.xlmr import (DICT_FILE, EMB_NORM, EMBED, ENCODER, LM_BIAS, LM_HEAD, LM_WEIGHT, MODEL_FILE, MODEL_PREFIX,
+                         PAD, POSITIONS, RELEASE_2019_EMB_NORM, RELEASE_2019_PREFIX, SPM_FILE)
 
 
 @dataclass(frozen=True)
@@ -132,14 +132,12 @@ def real_size(template: dict, size: str, seed: int = 1) -> dict:
     normal = lambda *dims: torch.randn(*dims, generator=generator) * 0.02  # noqa: E731
     norm = lambda prefix: {f"{prefix}.weight": torch.ones(width), f"{prefix}.bias": torch.zeros(width)}  # noqa: E731
     linear = lambda prefix, out, inp: {f"{prefix}.weight": normal(out, inp), f"{prefix}.bias": torch.zeros(out)}  # noqa: E731
-    encoder = ENCODER
     embed = normal(vocab, width)
     positions = normal(shape["max_positions"] + 2, width)
-    positions[1] = 0   # the padding position
-    state = {f"{encoder}embed_tokens.weight": embed, f"{encoder}embed_positions.weight": positions,
-             **norm(f"{encoder}layernorm_embedding")}
+    positions[PAD] = 0   # the padding position
+    state = {EMBED: embed, POSITIONS: positions, **norm(f"{ENCODER}{EMB_NORM}")}
     for i in range(shape["encoder_layers"]):
-        layer = f"{encoder}layers.{i}."
+        layer = f"{ENCODER}layers.{i}."
         for projection in ("q_proj", "k_proj", "v_proj", "out_proj"):
             state.update(linear(f"{layer}self_attn.{projection}", width, width))
         state.update({**norm(f"{layer}self_attn_layer_norm"), **linear(f"{layer}fc1", ffn, width),
@@ -158,7 +156,7 @@ def as_2019_release(checkpoint: dict) -> dict:
     torch.save(..., _use_new_zipfile_serialization=False), the legacy serialization)."""
     state = {}
     for key, value in checkpoint["model"].items():
-        key = RELEASE_2019_PREFIX + key[len("encoder."):] if key.startswith("encoder.") else key
-        state[key.replace(EMB_NORM, RELEASE_2019_EMB_NORM)] = value
+        key = RELEASE_2019_PREFIX + key[len(MODEL_PREFIX):] if key.startswith(MODEL_PREFIX) else key
+        state[key.replace(f".{EMB_NORM}.", f".{RELEASE_2019_EMB_NORM}.")] = value
     return {"args": checkpoint["cfg"]["model"], "model": state, "optimizer_history": checkpoint["optimizer_history"],
             "extra_state": {}, "last_optimizer_state": None}

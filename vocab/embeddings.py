@@ -23,8 +23,9 @@ STRATEGIES = ("mean_subtokens", "script_mean", "random")
 
 @dataclass(frozen=True)
 class EmbeddingSettings(Settings):
-    embedding_init: str = setting("mean_subtokens", "how the embedding rows of new pieces start (see above)",
-                                  choices=STRATEGIES)
+    embedding_init: str = setting("mean_subtokens", "how the embedding rows of new pieces start: the mean of "
+                                  "the base rows of their base tokenization, a sample with the base rows' mean "
+                                  "and covariance, or N(0, 0.02)", choices=STRATEGIES)
     seed: int = setting(1234, "seed of the sampled and random rows")
 
 

@@ -28,7 +28,7 @@ from common.settings import Settings, setting
 from vocab.normalizer import write_rules
 
 log = logging.getLogger(__name__)
-MODEL_FILE = "spm.model"   # a script model in TrainScriptTokenizer's output
+SCRIPT_MODEL_FILE = "spm.model"   # a script model in TrainScriptTokenizer's output
 _TOO_LARGE = re.compile(r"Vocabulary size (?:is )?too high \((\d+)\)\. Please set it to a value <= (\d+)")
 
 

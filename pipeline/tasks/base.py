@@ -21,6 +21,7 @@ the trained model).
 """
 import logging
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import luigi
@@ -29,6 +30,7 @@ from common.atomic import atomic_dir, is_complete, output_lock
 from common.errors import InputError
 from common.fingerprint import fingerprint
 from common.jsonio import read_json, write_json
+from common.settings import Reads
 from pipeline import config
 from pipeline.params import LangListParameter
 from common.xlmr import DICT_FILE, MODEL_FILE, SPM_FILE
@@ -69,6 +71,18 @@ class XlmrDir(StageOutput):
         return [name for name in self.FILES if not (self.path / name).is_file()]
 
 
+class _Declared:
+    """A settings value of which only the declared fields can be read."""
+
+    def __init__(self, value, names: set, task: str):
+        self._value, self._names, self._task = value, names, task
+
+    def __getattr__(self, name: str):
+        if name not in self._names and name in {f.name for f in fields(self._value)}:
+            raise TypeError(f"{self._task} reads {type(self._value).__name__}.{name} without declaring it in `reads`")
+        return getattr(self._value, name)
+
+
 class StageTask(luigi.Task):
     stage = None   # directory name under work_dir
     version = 1    # bump when the stage's logic changes what it writes
@@ -79,10 +93,15 @@ class StageTask(luigi.Task):
         return self.lang
 
     def read(self, kind):
-        """The settings value of dataclass `kind`, which this task must declare in `reads`."""
-        if not any(kind is getattr(item, "kind", item) for item in self.reads):
+        """The settings value of dataclass `kind`, which this task must declare in `reads`; declared
+        with `only(...)`, a view whose other fields cannot be read (the fingerprint would miss them)."""
+        declared = [item for item in self.reads if kind is getattr(item, "kind", item)]
+        if not declared:
             raise TypeError(f"{type(self).__name__} reads {kind.__name__} without declaring it in `reads`")
-        return config.settings(kind)
+        names = set().union(*(set(item.names) if isinstance(item, Reads) else {f.name for f in fields(kind)}
+                              for item in declared))
+        value = config.settings(kind)
+        return value if len(names) == len(fields(kind)) else _Declared(value, names, type(self).__name__)
 
     def settings(self) -> dict:
         """The settings it reads that can change its output: in its fingerprint and stats.json."""

@@ -86,8 +86,8 @@ class TrainLangID(StageTask):
             with open_text(tmp / name, "w") as handle:
                 handle.writelines(line + "\n" for line in lines)
         self.report(50, f"training fastText on {len(train)} seed lines")
-        lid.train_classifier(tmp / "seeds.train.txt", tmp / lid.MODEL_FILE, self.read(lid.FastTextSettings))
-        identifier = lid.LanguageIdentifier(tmp / lid.MODEL_FILE)
+        lid.train_classifier(tmp / "seeds.train.txt", tmp / lid.LID_MODEL_FILE, self.read(lid.FastTextSettings))
+        identifier = lid.LanguageIdentifier(tmp / lid.LID_MODEL_FILE)
         thresholds = {c: l.lid_threshold for c, l in catalog.languages.items()}
         evaluation = lid.evaluate(identifier, heldout, thresholds)
         table_text = pd.DataFrame(evaluation["per_label"]).T.to_string(float_format="{:.4f}".format)
@@ -117,7 +117,7 @@ class IdentifyLanguage(ShardTask):
 
     def produce(self, tmp):
         shard = shard_files(self.input()["ingest"])[self.shard]
-        identifier = lid.LanguageIdentifier(self.input()["model"].path / lid.MODEL_FILE)
+        identifier = lid.LanguageIdentifier(self.input()["model"].path / lid.LID_MODEL_FILE)
         with Progress(None, f"langid {self.lang}/{self.shard}", self.report) as progress:
             stats = lid.identify_shard(shard, tmp, language(self.lang), ScriptTable(config.catalog().scripts),
                                        identifier, progress)

@@ -5,7 +5,8 @@ zero-shot (fine-tune on the source language, CINO's zh, test every other languag
 unchanged) or in-language (fine-tune and test on one language). EvaluateMLM measures the
 masked-LM loss per character on each language's test split. EvaluationReport puts both
 models side by side: the delta is the result, and a delta within the seeds' spread says so.
-Hyperparameters: `[evaluation.<profile>]` of luigi.cfg, the profile `[train] profile` names.
+Hyperparameters: `[evaluation]` (CINO's protocol by default; the profile's `[evaluation.<name>]`
+lists what it changes).
 """
 import logging
 
@@ -28,27 +29,27 @@ MODELS = ("base", "cino")
 PROTOCOLS = ("zero-shot", "in-language")
 
 
-def eval_split(code: str, split: str):
+def eval_split(code: str, split: str, profile: EvaluationProfile):
     """The Labelled data of split `split` of the profile's evaluation set for a language, or None."""
     from eval.datasets import read_labelled, resolve
 
-    eval_file = config.catalog().languages[code].eval_sets.get(config.settings(EvaluationProfile).eval_set, {}).get(split)
+    eval_file = config.catalog().languages[code].eval_sets.get(profile.eval_set, {}).get(split)
     return read_labelled(resolve(eval_file, config.eval_root()), eval_file.sha256) if eval_file else None
 
 
-def has_split(code: str, split: str) -> bool:
-    return split in config.catalog().languages[code].eval_sets.get(config.settings(EvaluationProfile).eval_set, {})
+def has_split(code: str, split: str, profile: EvaluationProfile) -> bool:
+    return split in config.catalog().languages[code].eval_sets.get(profile.eval_set, {})
 
 
-def zero_shot_targets(langs) -> list:
-    source = config.settings(EvaluationProfile).source_lang
-    return [code for code in langs if code != source and (has_split(code, "test") or has_split(code, "dev"))]
+def zero_shot_targets(langs, profile: EvaluationProfile) -> list:
+    return [code for code in langs if code != profile.source_lang
+            and (has_split(code, "test", profile) or has_split(code, "dev", profile))]
 
 
-def settings_list(langs) -> list:
+def settings_list(langs, profile: EvaluationProfile) -> list:
     """(protocol, language) of every classification setting the run's languages allow."""
-    found = [("zero-shot", "")] if zero_shot_targets(langs) else []
-    return found + [("in-language", code) for code in langs if has_split(code, "train")]
+    found = [("zero-shot", "")] if zero_shot_targets(langs, profile) else []
+    return found + [("in-language", code) for code in langs if has_split(code, "train", profile)]
 
 
 class EvaluateClassification(LanguageListTask):
@@ -65,7 +66,8 @@ class EvaluateClassification(LanguageListTask):
         return ExportHF(langs=self.langs, model=self.model)
 
     def _languages(self) -> list:
-        return [self.read(EvaluationProfile).source_lang, *zero_shot_targets(self.langs)] \
+        profile = self.read(EvaluationProfile)
+        return [profile.source_lang, *zero_shot_targets(self.langs, profile)] \
             if self.protocol == "zero-shot" else [self.lang]
 
     def external_inputs(self):
@@ -76,19 +78,20 @@ class EvaluateClassification(LanguageListTask):
         profile = self.read(EvaluationProfile)
         if self.protocol == "zero-shot":
             source = profile.source_lang
-            if source not in config.catalog().languages or not has_split(source, "train"):
+            if source not in config.catalog().languages or not has_split(source, "train", profile):
                 raise InputError("[evaluation] source_lang",
                                  f"no '{profile.eval_set}' training set for {source!r} in the manifests",
                                  f"declare one under eval: in corpora_manifests/{source}.yaml or choose another source")
             tests = {}
-            for code in zero_shot_targets(self.langs):
-                name = "test" if has_split(code, "test") else "dev"
-                tests[f"{code}/{name}"] = eval_split(code, name)
-            return eval_split(source, "train"), eval_split(source, "dev"), tests
-        if has_split(self.lang, "test"):
-            return eval_split(self.lang, "train"), eval_split(self.lang, "dev"), {f"{self.lang}/test": eval_split(self.lang, "test")}
+            for code in zero_shot_targets(self.langs, profile):
+                name = "test" if has_split(code, "test", profile) else "dev"
+                tests[f"{code}/{name}"] = eval_split(code, name, profile)
+            return eval_split(source, "train", profile), eval_split(source, "dev", profile), tests
+        split = lambda name: eval_split(self.lang, name, profile)  # noqa: E731
+        if has_split(self.lang, "test", profile):
+            return split("train"), split("dev"), {f"{self.lang}/test": split("test")}
         # No test split: test on dev, and let a tenth of train (not trained on) pick the epoch.
-        return eval_split(self.lang, "train"), None, {f"{self.lang}/dev": eval_split(self.lang, "dev")}
+        return split("train"), None, {f"{self.lang}/dev": split("dev")}
 
     def produce(self, tmp):
         from eval.classify import evaluate
@@ -134,12 +137,12 @@ class EvaluateMLM(LanguageListTask):
 class EvaluationReport(LanguageListTask):
     """Both models on every setting and the masked-LM loss: evaluation.json and evaluation.md."""
     stage = "evaluation"
-    reads = (EvaluationProfile.only("seeds", "zero_shot_metric", "in_language_metric"),)
+    reads = (EvaluationProfile.only("seeds", "zero_shot_metric", "in_language_metric", "source_lang", "eval_set"),)
 
     def requires(self):
         return {"classification": {f"{model}/{protocol}/{lang}": EvaluateClassification(
                     langs=self.langs, model=model, protocol=protocol, lang=lang)
-                    for model in MODELS for protocol, lang in settings_list(self.langs)},
+                    for model in MODELS for protocol, lang in settings_list(self.langs, self.read(EvaluationProfile))},
                 "mlm": {model: EvaluateMLM(langs=self.langs, model=model) for model in MODELS}}
 
     def produce(self, tmp):

@@ -16,7 +16,7 @@ from common.xlmr import MASK
 from corpus.report import corpus_summary_markdown, read_corpus_table
 from eval.tokenizer_report import vocabulary_markdown
 from training.model_card import model_card, parity_markdown
-from training.report import profile_markdown, training_markdown
+from training.report import settings_markdown, training_markdown
 from pipeline.inputs import eval_files, language_texts
 from pipeline import config
 from pipeline.tasks.base import LanguageListTask, list_scope
@@ -25,7 +25,6 @@ from pipeline.tasks.report import CorpusReport
 from pipeline.tasks.training import ContinuePretraining, SamplingPlan
 from pipeline.tasks.vocab import PruneVocabulary, base_model
 from training.hf_export import ParitySettings
-from training.launch import LaunchSettings
 from vocab.codepoints import own_scripts
 from vocab.normalizer import script_rewrite
 
@@ -46,7 +45,7 @@ def masked(lines: list) -> list:
 
 class ExportHF(LanguageListTask):
     stage = "export_hf"
-    reads = (ParitySettings, LaunchSettings)   # the profile's name is in the model card
+    reads = (ParitySettings,)
     model = luigi.ChoiceParameter(choices=("cino", "base"), default="cino")
 
     def scope(self):
@@ -106,6 +105,6 @@ class ExportHF(LanguageListTask):
         return [corpus_summary_markdown(corpus),
                 vocabulary_markdown(needs["vocab"].stats()["fairseq_symbols"]),
                 training_markdown(needs["model"].stats(), needs["plan"].stats()),
-                profile_markdown(self.read(LaunchSettings).profile, needs["model"].stats()["settings"]["train"]),
+                settings_markdown(needs["model"].stats()["settings"]["train"]),
                 parity_markdown(checked)]
 

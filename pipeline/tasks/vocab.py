@@ -26,8 +26,7 @@ from vocab.merge import check_pieces_added, merge_vocabulary
 from vocab.normalizer import script_rewrite, script_rules
 from vocab.pieces import load_proto
 from vocab.prune import PruneSettings, compare_tokenization, count_pieces, prune
-from vocab.script_model import MODEL_FILE as SCRIPT_MODEL_FILE
-from vocab.script_model import ScriptModelSettings, train_script_model
+from vocab.script_model import SCRIPT_MODEL_FILE, ScriptModelSettings, train_script_model
 
 log = logging.getLogger("luigi-interface")
 

@@ -136,7 +136,7 @@ def test_a_user_loads_the_export_offline_and_fills_masks(exports):
 
 def test_model_card_states_the_run(exports):
     card = (exports["cino"].path / "README.md").read_text(encoding="utf-8")
-    for heading in ("## Use", "## Corpus", "## Vocabulary", "## Continued pretraining", "## Training profile",
+    for heading in ("## Use", "## Corpus", "## Vocabulary", "## Continued pretraining", "## Training settings",
                     "## Parity with fairseq"):
         assert heading in card
     assert card.startswith("---\nlanguage: [bo, mn, ug]")

@@ -115,3 +115,23 @@ def test_a_real_size_stand_in_has_xlmr_base_architecture_in_both_layouts(tiny_ba
     upgraded = checkpoint.load_base(release)["model"]
     assert sorted(upgraded) == sorted(state)
     assert all(torch.equal(upgraded[key], state[key]) for key in state)
+
+
+def test_the_stand_in_trains_the_rows_its_text_uses_and_keeps_xlmrs_250002(tiny_base):
+    """Trained on the rows of the pieces in its text, then laid out over XLM-R's whole vocabulary:
+    those rows at their XLM-R ids, every other row as fairseq initialises it; fairseq loads it."""
+    from training.standin import StandInSettings, all_rows, used_rows
+
+    scratch = tiny_base.parent / "scratch"
+    used = used_rows(tiny_base / "dict.txt", [scratch / "train.pieces", scratch / "valid.pieces"], scratch / "check.txt")
+    state = checkpoint.load(tiny_base / "model.pt")["model"]
+    assert state[EMBED].shape == (250_002, 16) and state[LM_BIAS].shape == (250_002,)
+    assert 3_000 < len(used) < 50_000 and used[-1] == 250_001   # <mask> last
+    untrained, _ = all_rows(torch.zeros(len(used), 16), torch.zeros(len(used)), used, 250_002, StandInSettings().seed)
+    others = torch.ones(250_002, dtype=torch.bool)
+    others[torch.tensor(used)] = False
+    assert torch.equal(state[EMBED][others], untrained[others]) and not state[LM_BIAS][others].any()
+    assert (state[EMBED][torch.tensor(used)] != untrained[torch.tensor(used)]).any(dim=1).all()   # trained
+    model = checkpoint.hub_model(tiny_base)
+    assert len(model.task.source_dictionary) == 250_002
+    assert model.fill_mask("中国 <mask>", topk=1)

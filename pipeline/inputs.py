@@ -8,9 +8,16 @@ import unicodedata
 
 from common.jsonio import read_json
 from corpus.lines import read_shards
+from corpus.manifest import parse_lang_list
 from corpus.split import refs_path, split_path
+from eval.protocol import EvaluationProfile
 from pipeline import config
+from training.profile import TrainSettings
 from vocab.normalizer import RULES_VERSION
+
+# What a task that calls `kept_langs` or `training_langs` reads (its `reads` names these).
+KEEPING = (TrainSettings.only("replay_langs"), EvaluationProfile.only("source_lang"))
+REPLAYING = (TrainSettings.only("replay_langs", "replay_share"), EvaluationProfile.only("source_lang"))
 
 
 def language(code: str):
@@ -20,6 +27,21 @@ def language(code: str):
 def script(code: str):
     """The script entry of language `code`."""
     return config.catalog().scripts[language(code).script]
+
+
+def kept_langs(langs, train, evaluation) -> tuple:
+    """The languages the vocabulary keeps besides the run's own `langs`: the evaluation's source
+    language (zero-shot fine-tunes on it: it must not be read piece by piece) and `[train]
+    replay_langs`. `train`, `evaluation`: the task's reads of TrainSettings and EvaluationProfile."""
+    catalog = config.catalog()
+    source = parse_lang_list(evaluation.source_lang, catalog, "[evaluation] source_lang")
+    listed = parse_lang_list(train.replay_langs, catalog, "[train] replay_langs") if train.replay_langs else ()
+    return tuple(sorted((set(source) | set(listed)) - set(langs)))
+
+
+def training_langs(langs, train, evaluation) -> tuple:
+    """The languages continued pretraining samples: the run's own, and the kept ones when replayed."""
+    return tuple(sorted({*langs, *(kept_langs(langs, train, evaluation) if train.replay_share > 0 else ())}))
 
 
 def script_definition(code: str) -> dict:

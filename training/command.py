@@ -48,12 +48,13 @@ def mlm_args(save_dir, s: TrainSettings) -> list:
     return [*FIXED, *settings_args(s, task_options=False), "--save-dir", str(save_dir)]
 
 
-def train_args(data_dir, save_dir, init_checkpoint, langs, arch: list, s: TrainSettings) -> list:
-    """Continued multilingual MLM pretraining from `init_checkpoint` with per-language validation."""
+def train_args(data_dir, save_dir, init_checkpoint, langs, replayed, arch: list, s: TrainSettings) -> list:
+    """Continued multilingual MLM pretraining from `init_checkpoint` with per-language validation;
+    `langs`: every language in `data_dir`, `replayed` those of them sampled at `replay_share`."""
     args = [
         str(data_dir), "--user-dir", str(PLUGIN), "--task", TASK,
         "--valid-subset", ",".join(["valid"] + [f"valid_{lang}" for lang in langs]),
-        *settings_args(s, task_options=True), *arch,
+        *settings_args(s, task_options=True), "--replay-langs", ",".join(replayed), *arch,
         "--finetune-from-model", str(init_checkpoint),  # used by fairseq on the first launch only
         *mlm_args(save_dir, s),
     ]

@@ -39,6 +39,12 @@ class TrainSettings(Settings):
     weight_decay: float = setting(0.0, "weight decay", fairseq="--weight-decay")
     alpha: float = setting(0.7, "language sampling exponent: q_i ~ p_i^alpha", fairseq="--multilang-sampling-alpha",
                            fairseq_task=True)
+    replay_langs: str = setting("", "languages kept besides the evaluation's source language (which always is): "
+                                    "codes, comma-separated; their pieces stay in the vocabulary and they are "
+                                    "replayed in continued pretraining")
+    replay_share: float = setting(0.2, "share of the sequences drawn from the kept languages, so that the model "
+                                       "does not forget them (0: vocabulary only, no replay)",
+                                  fairseq="--replay-share", fairseq_task=True)
     sample_break_mode: str = setting("complete", "how fairseq cuts the text into sequences", choices=BREAK_MODES,
                                      fairseq="--sample-break-mode")
     seed: int = setting(1, "fairseq's random seed", fairseq="--seed")

@@ -12,14 +12,19 @@ def sampling_text(plan: dict) -> str:
 
 
 def training_markdown(train_stats: dict, plan: dict) -> str:
-    """The sampling plan and the first and last validation loss per language."""
+    """The sampling plan and the first and last validation loss per language; replayed languages
+    (kept so that the model does not forget them) marked, with their share."""
+    replayed = [lang for lang, row in plan["languages"].items() if row["replayed"]]
+    replay = (f"Replayed (their pieces kept in the vocabulary, {plan['replay_share']:.0%} of the sequences, so that "
+              f"the model does not forget them): {', '.join(replayed)}.\n") if replayed else ""
     lines = [f"## Continued pretraining: {train_stats['num_updates']} updates of {train_stats['effective_batch']} "
-             f"sequences\n", f"| language | blocks | p | q (alpha {plan['alpha']}) | sampling ratio | expected passes | "
-             "first valid loss | last valid loss |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             f"sequences\n", replay, f"| language | blocks | p | q (alpha {plan['alpha']}) | sampling ratio | "
+             "expected passes | first valid loss | last valid loss |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for lang, row in plan["languages"].items():
         losses = train_stats["validation_first_last"].get(f"valid_{lang}", {})
         first, last = losses.get("first", (None, None))[1], losses.get("last", (None, None))[1]
-        lines.append(f"| {lang} | {row['blocks']} | {row['p']:.4f} | {row['q']:.4f} | {row['ratio']:.2f} | "
+        lines.append(f"| {lang}{' (replayed)' if row["replayed"] else ''} | {row['blocks']} | {row['p']:.4f} | "
+                     f"{row['q']:.4f} | {row['ratio']:.2f} | "
                      f"{row['expected_passes']:.2f} | {first} | {last} |")
     return "\n".join(lines) + "\n"
 

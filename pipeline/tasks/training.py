@@ -26,6 +26,8 @@ from training.command import architecture, train_args
 from training.fairseq_run import tail, validation_history
 from training.launch import LaunchSettings, launch
 from training.profile import TrainSettings
+from eval.protocol import EvaluationProfile
+from pipeline.inputs import training_langs
 from common.xlmr import DICT_FILE, MODEL_FILE, SPM_FILE
 
 log = logging.getLogger("luigi-interface")
@@ -65,30 +67,41 @@ class BinarizeLanguage(StageTask):
         return {"lang": self.lang, **stats}
 
 
-def _binarized(langs) -> dict:
-    return {code: BinarizeLanguage(lang=code, vocab_langs=langs) for code in langs}
+class TrainingLanguages:
+    """A task over the languages continued pretraining samples: the run's own and the replayed ones."""
+    def training_langs(self) -> tuple:
+        return training_langs(self.langs, self.read(TrainSettings), self.read(EvaluationProfile))
+
+    def replayed(self) -> tuple:
+        return tuple(code for code in self.training_langs() if code not in self.langs)
+
+    def binarized(self) -> dict:
+        return {code: BinarizeLanguage(lang=code, vocab_langs=self.langs) for code in self.training_langs()}
 
 
-class SamplingPlan(LanguageListTask):
-    """alpha-smoothed language sampling over token blocks, as fairseq will do it, written down."""
+class SamplingPlan(TrainingLanguages, LanguageListTask):
+    """alpha-smoothed language sampling over token blocks, as fairseq will do it, written down
+    (replayed languages at their fixed share)."""
     stage = "sampling_plan"
-    reads = (TrainSettings.only("alpha", "tokens_per_sample", "sample_break_mode", "max_update", "effective_batch"),)
+    version = 2   # 2: replayed languages
+    reads = (TrainSettings.only("alpha", "tokens_per_sample", "sample_break_mode", "max_update", "effective_batch",
+                                "replay_langs", "replay_share"), EvaluationProfile.only("source_lang"))
 
     def requires(self):
-        return _binarized(self.langs)
+        return self.binarized()
 
     def produce(self, tmp):
         s = self.read(TrainSettings)
         blocks = {code: sampling.count_blocks(out.path / "train", s.tokens_per_sample, s.sample_break_mode)
                   for code, out in self.input().items()}
-        result = sampling.plan(blocks, s.alpha, s.max_update, s.effective_batch)
+        result = sampling.plan(blocks, s.alpha, s.max_update, s.effective_batch, self.replayed(), s.replay_share)
         write_json(tmp / "sampling.json", result)
         log.info("Language sampling plan (alpha %.2f, %d updates of %d sequences):\n%s",
                  s.alpha, s.max_update, s.effective_batch, sampling_text(result))
         return result
 
 
-class ContinuePretraining(LanguageListTask):
+class ContinuePretraining(TrainingLanguages, LanguageListTask):
     """fairseq multilingual MLM from the surgered checkpoint; resumable; complete only with the final model.
 
     The run directory (`<output>.run/`: data-bin links, checkpoints, log) survives kills;
@@ -100,11 +113,11 @@ class ContinuePretraining(LanguageListTask):
     output_class = XlmrDir
     # What changes the trained model; how it is launched and logged does not (fields outside the
     # fingerprint), so a job moved from torchrun to SLURM after a preemption resumes its run.
-    reads = (TrainSettings, LaunchSettings)
+    reads = (TrainSettings, LaunchSettings, EvaluationProfile.only("source_lang"))
 
     def requires(self):
         return {"init": InitCheckpoint(langs=self.langs), "plan": SamplingPlan(langs=self.langs),
-                "data": _binarized(self.langs)}
+                "data": self.binarized()}
 
     def upstream(self):
         return [self.requires()["init"], self.requires()["plan"]]
@@ -143,7 +156,8 @@ class ContinuePretraining(LanguageListTask):
             if updates < s.max_update:
                 # fairseq resumes from checkpoint_last.pt; launched at max_update it would still take a step
                 arch = architecture(checkpoint.load(init.model))
-                args = train_args(data, run_dir / "checkpoints", init.model, self.langs, arch, s)
+                args = train_args(data, run_dir / "checkpoints", init.model, self.training_langs(), self.replayed(),
+                                  arch, s)
                 code = launch(args, s.world_size, launcher, s.cpu, run_dir, s.threads, on_record)
                 if code != 0 or not (run_dir / "checkpoints" / LAST).exists():
                     raise RuntimeError(f"fairseq-train exited with {code}: {tail(run_dir / 'train.log')}")

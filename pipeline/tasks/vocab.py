@@ -14,10 +14,12 @@ from corpus.manifest import SCRIPTS_FILE, parse_lang_list
 from corpus.split import split_path
 from pipeline import config
 from pipeline.config import BaseModelSettings
-from pipeline.inputs import script_definition
+from eval.protocol import EvaluationProfile
+from pipeline.inputs import KEEPING, kept_langs, script_definition
 from pipeline.params import LangListParameter
 from pipeline.tasks.base import LanguageListTask, StageTask, XlmrDir
 from pipeline.tasks.corpus import Split
+from training.profile import TrainSettings
 from training.standin import StandInSettings, build_standin
 from vocab import fairseq_ids
 from vocab.codepoints import own_scripts
@@ -155,13 +157,15 @@ class MergeVocabulary(LanguageListTask):
 
 
 class PruneVocabulary(LanguageListTask):
-    """Keep the pieces the chosen languages' training text uses; dict.txt with real counts; id map."""
+    """Keep the pieces the training text uses, of the chosen languages and of the kept ones (the
+    evaluation's source language, replayed languages); dict.txt with real counts; id map."""
     stage = "prune_vocab"
-    reads = (PruneSettings,)
+    reads = (PruneSettings, *KEEPING)
 
     def requires(self):
+        kept = kept_langs(self.langs, self.read(TrainSettings), self.read(EvaluationProfile))
         return {"merge": MergeVocabulary(langs=self.langs), "base": base_model(),
-                "splits": [Split(lang=code) for code in self.langs]}
+                "splits": [Split(lang=code) for code in sorted({*self.langs, *kept})]}
 
     def upstream(self):
         return [self.requires()["merge"], *self.requires()["splits"]]  # the base is in the merge's fingerprint
@@ -187,7 +191,8 @@ class PruneVocabulary(LanguageListTask):
         sizes = {name: fairseq_ids.symbol_count(proto) for name, proto in
                  (("base", base), ("merged", merged), ("pruned", pruned))}
         log.info("Vocabulary sizes (fairseq symbols): base %(base)s, merged %(merged)s, pruned %(pruned)s", sizes)
-        return {"fairseq_symbols": sizes, "tokens_counted": int(counts.sum()),
+        return {"fairseq_symbols": sizes, "languages": [s.path.name.split("-")[0] for s in self.input()["splits"]],
+                "tokens_counted": int(counts.sum()),
                 "pieces_used": int((counts > 0).sum()), "new_pieces_kept": sum(1 for _, b, _ in rows if b < 0),
                 "verification": check}
 

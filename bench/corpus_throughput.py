@@ -32,8 +32,8 @@ sys.path.insert(0, str(REPO))
 
 from bench.measure import peak_rss_mb, print_table, run_child  # noqa: E402
 from common.jsonio import write_json  # noqa: E402
-from corpus.sample import sample_corpus  # noqa: E402
 from corpus.manifest import load_catalog  # noqa: E402
+from corpus.sample import sample_corpus  # noqa: E402
 
 STAGES = ("ingest", "floor", "langid", "clean", "dedup", "split")
 HALF = ("ingest", "langid", "clean", "dedup", "split")   # the work dirs of one language's corpus half

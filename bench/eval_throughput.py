@@ -38,7 +38,15 @@ def newest_export() -> Path:
 def main() -> None:
     import torch
 
-    from eval.classify import Classifier, FineTuneSettings, _batches, check_labels, fine_tune, hold_out, predict
+    from eval.classify import (
+        Classifier,
+        FineTuneSettings,
+        _batches,
+        check_labels,
+        fine_tune,
+        hold_out,
+        predict,
+    )
     from eval.datasets import read_labelled
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -29,9 +29,8 @@ BASE = REPO.parent / "shared" / "base" / "xlmr" / SPM_FILE
 
 def build_merged(root: Path) -> Path:
     from corpus.manifest import load_catalog
-    from vocab.normalizer import script_rewrite
     from vocab.merge import merge_vocabulary
-    from vocab.normalizer import script_rules
+    from vocab.normalizer import script_rewrite, script_rules
     from vocab.pieces import load_proto
     from vocab.script_model import ScriptModelSettings, train_script_model
 

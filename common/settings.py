@@ -76,6 +76,13 @@ class Settings:
         return self
 
 
+def from_profile(kind, parser, section: str, where: str = "luigi.cfg") -> Settings:
+    """The defaults of settings class `kind` with the config section `section` applied (the defaults
+    alone where the parser has no such section): a profile lists only what differs."""
+    values = dict(parser.items(section)) if parser.has_section(section) else {}
+    return kind().overridden(values, f"{where} [{section}]")
+
+
 def default_of(f):
     return f.default if f.default is not MISSING else f.default_factory()
 

@@ -1,46 +1,68 @@
-"""Topic classification fine-tuned end to end, as CINO evaluated its models.
+"""Topic classification fine-tuned end to end, as CINO evaluated its models, with the recipe chosen
+on selection data.
 
-    python -m eval.classify --model DIR --train TSV [--dev TSV] --test TSV [--test TSV ...] \
-        [--seeds 3] [--lr 7e-6] [--batch-size 32] [--epochs 5] [--select weighted_f1] --out DIR
+    python -m eval.classify --model DIR --train TSV [--dev TSV] --test TSV [--test TSV ...] --out DIR \
+        [--profile NAME] [--seeds 3] [--lrs 1e-4,3e-4] [--batch-sizes 16] [--max-epochs 20] \
+        [--patience 3] [--max-length 128] [--select macro_f1] [--init random]
 
 DIR is an exported Hugging Face directory (ExportHF) or a fairseq XLM-R directory (model.pt,
 dict.txt, sentencepiece.bpe.model: tokenized with its SentencePiece model, weights mapped as
 ExportHF maps them). TSV files are `text<TAB>label`. The model is the encoder with a
 classification head on `<s>` (XLMRobertaForSequenceClassification), trained with AdamW, linear
-warm-up and decay; after every epoch the dev set is scored and the test predictions of the
-best epoch are kept (CINO: "the epoch with the best dev score"). Without --dev, a tenth of the
-training set, chosen by hash, selects the epoch and is not trained on. Several seeds give the
-mean and standard deviation; a majority-class baseline is scored beside them.
+warm-up and decay over `max_epochs`, gradients clipped at 1.
 
-Writes metrics.json (per test file, per seed and aggregated, with the baseline) and
-predictions.tsv (`file line gold predicted seed`, `file` as given, one row per test line and
-seed). The Luigi evaluation stages call `evaluate` below.
+The recipe is chosen on the selection data, never on a test file: every learning rate x batch
+size of the grid trains with the first seed, stopping when the selection score has not improved
+for `patience` epochs, and the pair whose best epoch scored highest is kept (the first of equals);
+every other seed then trains with it. Each run keeps the test predictions of its best selection
+epoch. The selection data is --dev, or without it a tenth of --train chosen by hash (never
+trained on). `--profile NAME` takes these settings from `[evaluation.NAME]` of luigi.cfg
+(--config), as the pipeline's evaluation stages do; flags given here win. `--init random`
+fine-tunes the same architecture and tokenizer from random weights: the control that says
+whether pretraining added anything.
+
+Only the embedding rows of pieces that the setting's texts contain take part (a row no text reads
+gets no gradient and changes no prediction): with XLM-R's 250,002 rows, AdamW's dense step over
+all of them was most of a run's time (4x at 2 x 64). A run equals the one over every row up to
+float rounding (gradient clipping sums the same squares in another order; tested).
+
+Writes metrics.json (the sweep, the recipe, per test file the scores per seed, their mean and
+standard deviation, the majority-class baseline) and predictions.tsv (`file line gold predicted
+seed`, `file` as given, one row per test line and seed). The Luigi evaluation stages call
+`evaluate`.
 """
 import argparse
+import configparser
 import hashlib
 import math
-import statistics
+import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from common.errors import InputError
 from common.jsonio import open_text, write_json
-from common.xlmr import BOS, EMBED, EOS, MODEL_FILE, PAD, SPM_FILE
+from common.settings import from_profile
+from common.xlmr import BOS, EMBED, EOS, MODEL_FILE, PAD, SPECIALS, SPM_FILE
 from eval.datasets import Labelled, read_labelled
+from eval.metrics import METRICS, aggregate, learned, majority_baseline, scores
+from eval.protocol import EvaluationProfile
 
-METRICS = ("accuracy", "macro_f1", "weighted_f1")
+INITS = ("pretrained", "random")
+WORD_EMBEDDINGS = "roberta.embeddings.word_embeddings.weight"
 
 
 @dataclass(frozen=True)
 class FineTuneSettings:
-    lr: float = 7e-6            # CINO, WCM
-    batch_size: int = 32        # CINO, WCM
-    epochs: int = 5             # CINO's example parameters
+    """One run's hyperparameters (EvaluationProfile holds the grid they are chosen from)."""
+    lr: float = 1e-5
+    batch_size: int = 16
+    max_epochs: int = 10
+    patience: int = 3
     max_length: int = 512       # capped at the model's positions
-    warmup: float = 0.1         # share of the updates
+    warmup: float = 0.1         # share of the updates of max_epochs
     weight_decay: float = 1e-4
-    threads: int = 2
+    threads: int = 4
 
 
 def check_labels(train: Labelled, others: list) -> list:
@@ -59,20 +81,6 @@ def check_labels(train: Labelled, others: list) -> list:
     return labels
 
 
-def scores(gold: list, predicted: list, labels: list) -> dict:
-    from sklearn.metrics import accuracy_score, f1_score
-
-    return {"accuracy": accuracy_score(gold, predicted),
-            "macro_f1": f1_score(gold, predicted, labels=labels, average="macro", zero_division=0),
-            "weighted_f1": f1_score(gold, predicted, labels=labels, average="weighted", zero_division=0)}
-
-
-def majority_baseline(train: Labelled, test: Labelled, labels: list) -> dict:
-    """Scores of always predicting the training set's most frequent label (ties: the first in order)."""
-    most = max(labels, key=lambda label: (train.labels.count(label), -labels.index(label)))
-    return {"label": most, **scores(list(test.labels), [most] * len(test), labels)}
-
-
 def hold_out(train: Labelled, percent: int = 10):
     """(training part, selection part) of a training set, by a hash of each text."""
     chosen = [int(hashlib.blake2b(t.encode("utf-8"), digest_size=8).hexdigest(), 16) % 100 < percent
@@ -83,7 +91,8 @@ def hold_out(train: Labelled, percent: int = 10):
 
 
 class Classifier:
-    """A model directory (Hugging Face or fairseq) as a tokenizer and a fresh classification model."""
+    """A model directory (Hugging Face or fairseq) as a tokenizer, a configuration and encoder
+    weights, from which fresh classification models are made."""
 
     def __init__(self, model_dir):
         self.model_dir = Path(model_dir)
@@ -95,17 +104,19 @@ class Classifier:
             import sentencepiece as spm
 
             from training import checkpoint
-            from training.hf_export import hf_config
+            from training.hf_export import hf_config, hf_state
 
-            self.checkpoint = checkpoint.load_base(self.model_dir / MODEL_FILE)
+            loaded = checkpoint.load_base(self.model_dir / MODEL_FILE)
             self.sp = spm.SentencePieceProcessor(model_file=str(self.model_dir / SPM_FILE))
-            embed = self.checkpoint["model"][EMBED]
-            self.config = hf_config(self.checkpoint["cfg"]["model"], embed.shape[0])
+            self.config = hf_config(loaded["cfg"]["model"], loaded["model"][EMBED].shape[0])
+            self.encoder = hf_state(loaded["model"], self.config.num_hidden_layers)
         else:
             from transformers import AutoConfig, AutoTokenizer
 
             self.config = AutoConfig.from_pretrained(self.model_dir, local_files_only=True)
             self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
+            self.encoder = _hf_weights(self.model_dir)
+        self.encoder = {k: v for k, v in self.encoder.items() if k.startswith("roberta.")}
         self.positions = self.config.max_position_embeddings - 2
 
     def encode(self, texts, max_length: int) -> list:
@@ -117,23 +128,65 @@ class Classifier:
             return [[BOS] + [fairseq_id(i) for i in ids][:limit - 2] + [EOS] for ids in self.sp.encode(list(texts))]
         return [self.tokenizer(text, truncation=True, max_length=limit)["input_ids"] for text in texts]
 
-    def new_model(self, labels: list):
-        """The encoder with a freshly initialised classification head (seed torch first)."""
-        from transformers import AutoModelForSequenceClassification, XLMRobertaForSequenceClassification
+    def new_model(self, labels: list, rows: list = None, init: str = "pretrained"):
+        """The encoder over the embedding rows `rows` (ids of the full vocabulary, the specials
+        first; None: every row), with a fresh classification head; its weights pretrained or
+        random (seed torch first)."""
+        from transformers import XLMRobertaForSequenceClassification
 
-        if not self.fairseq:
-            return AutoModelForSequenceClassification.from_pretrained(
-                self.model_dir, num_labels=len(labels), local_files_only=True)
-        from training.hf_export import hf_state
-
-        self.config.num_labels = len(labels)
-        model = XLMRobertaForSequenceClassification(self.config)
-        encoder = {k: v for k, v in hf_state(self.checkpoint["model"], self.config.num_hidden_layers).items()
-                   if k.startswith("roberta.")}
-        missing, unexpected = model.load_state_dict(encoder, strict=False)
-        if unexpected or [k for k in missing if not k.startswith("classifier.")]:
-            raise ValueError(f"encoder weights not mapped: missing {missing}, unexpected {unexpected}")
+        config = replace_config(self.config, num_labels=len(labels),
+                                vocab_size=len(rows) if rows is not None else self.config.vocab_size)
+        model = XLMRobertaForSequenceClassification(config)
+        if init == "pretrained":
+            encoder = dict(self.encoder)
+            if rows is not None:
+                encoder[WORD_EMBEDDINGS] = encoder[WORD_EMBEDDINGS][rows]
+            missing, unexpected = model.load_state_dict(encoder, strict=False)
+            if unexpected or [k for k in missing if not k.startswith("classifier.")]:
+                raise ValueError(f"encoder weights not mapped: missing {missing}, unexpected {unexpected}")
         return model
+
+
+def _hf_weights(model_dir: Path) -> dict:
+    """The weights of a Hugging Face XLM-R directory (model.safetensors, or the model loaded)."""
+    if (model_dir / "model.safetensors").is_file():
+        from safetensors.torch import load_file
+
+        return load_file(model_dir / "model.safetensors")
+    from transformers import AutoModelForMaskedLM
+
+    return AutoModelForMaskedLM.from_pretrained(model_dir, local_files_only=True).state_dict()
+
+
+def replace_config(config, **changes):
+    """A copy of a transformers configuration with some attributes changed."""
+    copy = config.__class__.from_dict(config.to_dict())
+    for name, value in changes.items():
+        setattr(copy, name, value)
+    return copy
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting's data as token ids over the rows its texts use: `rows` (full-vocabulary ids,
+    the specials first), the training ids and label indices, the selection and test ids."""
+    rows: list
+    train: list
+    train_y: list
+    select: list
+    tests: dict
+
+
+def encode_setting(classifier: Classifier, train: Labelled, select: Labelled, tests: dict, labels: list,
+                   max_length: int) -> Setting:
+    encoded = {"train": classifier.encode(train.texts, max_length), "select": classifier.encode(select.texts, max_length),
+               **{f"test:{name}": classifier.encode(data.texts, max_length) for name, data in tests.items()}}
+    used = sorted({i for lists in encoded.values() for ids in lists for i in ids} - set(range(len(SPECIALS))))
+    rows = list(range(len(SPECIALS))) + used
+    index = {old: new for new, old in enumerate(rows)}
+    remapped = {key: [[index[i] for i in ids] for ids in lists] for key, lists in encoded.items()}
+    return Setting(rows, remapped["train"], [labels.index(label) for label in train.labels], remapped["select"],
+                   {name: remapped[f"test:{name}"] for name in tests})
 
 
 def _batches(ids: list, labels: list, size: int, order: list):
@@ -148,7 +201,7 @@ def _batches(ids: list, labels: list, size: int, order: list):
         yield tokens, (tokens != PAD).long(), torch.tensor([labels[i] for i in chosen]) if labels else None
 
 
-def predict(model, ids: list, batch_size: int) -> list:
+def predict(model, ids: list, batch_size: int = 64) -> list:
     import torch
 
     model.eval()
@@ -159,33 +212,30 @@ def predict(model, ids: list, batch_size: int) -> list:
     return predicted
 
 
-def fine_tune(classifier: Classifier, train: Labelled, select: Labelled, tests: dict, labels: list,
-              settings: FineTuneSettings, seed: int, select_metric: str, progress=None) -> dict:
-    """One run: train, score `select` after each epoch, keep the test predictions of the best epoch."""
+def fine_tune(classifier: Classifier, setting: Setting, select: Labelled, labels: list, settings: FineTuneSettings,
+              seed: int, select_metric: str, init: str = "pretrained", progress=None) -> dict:
+    """One run: train up to max_epochs, score the selection data after each epoch, stop after
+    `patience` epochs without a better score, keep the test predictions of the best epoch."""
     import torch
 
     torch.manual_seed(seed)
     torch.set_num_threads(settings.threads)
-    model = classifier.new_model(labels)
-    index = {label: i for i, label in enumerate(labels)}
-    train_ids, train_y = classifier.encode(train.texts, settings.max_length), [index[l] for l in train.labels]
-    select_ids = classifier.encode(select.texts, settings.max_length)
-    test_ids = {name: classifier.encode(data.texts, settings.max_length) for name, data in tests.items()}
-    steps = settings.epochs * math.ceil(len(train_ids) / settings.batch_size)
+    model = classifier.new_model(labels, setting.rows, init)
+    steps = settings.max_epochs * math.ceil(len(setting.train) / settings.batch_size)
     no_decay = ("bias", "LayerNorm.weight")
     groups = [{"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
                "weight_decay": settings.weight_decay},
               {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0}]
-    optimizer = torch.optim.AdamW(groups, lr=settings.lr, fused=True)   # 6x the default's speed on CPU (250K-row embeddings)
+    optimizer = torch.optim.AdamW(groups, lr=settings.lr, fused=True)
     warmup = max(1, int(settings.warmup * steps))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / max(1, steps - warmup))))
     generator = torch.Generator().manual_seed(seed)
     best, history = None, []
-    for epoch in range(1, settings.epochs + 1):
+    for epoch in range(1, settings.max_epochs + 1):
         model.train()
-        order = torch.randperm(len(train_ids), generator=generator).tolist()
-        for tokens, mask, gold in _batches(train_ids, train_y, settings.batch_size, order):
+        order = torch.randperm(len(setting.train), generator=generator).tolist()
+        for tokens, mask, gold in _batches(setting.train, setting.train_y, settings.batch_size, order):
             loss = model(input_ids=tokens, attention_mask=mask, labels=gold).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -194,36 +244,57 @@ def fine_tune(classifier: Classifier, train: Labelled, select: Labelled, tests: 
             optimizer.zero_grad()
             if progress:
                 progress.update(1)
-        selected = scores(list(select.labels), [labels[i] for i in predict(model, select_ids, 64)], labels)
+        selected = scores(list(select.labels), [labels[i] for i in predict(model, setting.select)], labels)
         history.append({"epoch": epoch, **selected})
         if best is None or selected[select_metric] > best["select"][select_metric]:
             best = {"epoch": epoch, "select": selected,
-                    "predictions": {name: [labels[i] for i in predict(model, ids, 64)] for name, ids in test_ids.items()}}
-    return {**best, "history": history}
+                    "predictions": {name: [labels[i] for i in predict(model, ids)] for name, ids in setting.tests.items()}}
+        elif epoch - best["epoch"] >= settings.patience:
+            break
+    return {**best, "stopped": len(history), "history": history}
 
 
-def aggregate(runs: list) -> dict:
-    """Mean and standard deviation over seeds of every metric."""
-    return {metric: {"mean": statistics.fmean(r[metric] for r in runs),
-                     "std": statistics.stdev(r[metric] for r in runs) if len(runs) > 1 else 0.0}
-            for metric in METRICS}
+def choose_recipe(classifier, setting, select, labels, base: FineTuneSettings, lrs, batch_sizes, select_metric,
+                  init, progress=None) -> tuple:
+    """(chosen settings, its first-seed run, the sweep): every lr x batch size with seed 1, the one
+    whose best selection score is highest (the first of equals)."""
+    sweep = []
+    for lr in lrs:
+        for batch_size in batch_sizes:
+            settings = replace(base, lr=lr, batch_size=batch_size)
+            sweep.append((settings, fine_tune(classifier, setting, select, labels, settings, 1, select_metric,
+                                              init, progress)))
+    chosen, run = max(sweep, key=lambda item: item[1]["select"][select_metric])
+    rows = [{"lr": s.lr, "batch_size": s.batch_size, "best_epoch": r["epoch"], "stopped": r["stopped"],
+             "select": r["select"]} for s, r in sweep]
+    return chosen, run, rows
 
 
-def evaluate(model_dir, train: Labelled, dev: Labelled, tests: dict, seeds: int, settings: FineTuneSettings,
-             select_metric: str, out_dir, progress=None) -> dict:
-    """Fine-tune `seeds` times; metrics.json and predictions.tsv into out_dir; returns the metrics.
-    `tests`: {name as the user gave it: Labelled}. Without `dev` a tenth of `train` selects."""
+def evaluate(model_dir, train: Labelled, dev: Labelled, tests: dict, seeds: int, base: FineTuneSettings, lrs,
+             batch_sizes, select_metric: str, out_dir, init: str = "pretrained", selection_percent: int = 10,
+             progress=None) -> dict:
+    """Choose the recipe on the selection data, fine-tune `seeds` times with it; metrics.json and
+    predictions.tsv into out_dir; returns the metrics. `tests`: {name as the user gave it:
+    Labelled}. Without `dev`, `selection_percent` of `train` (by hash) selects."""
     if select_metric not in METRICS:
         raise InputError("--select", f"unknown metric {select_metric!r}", f"use one of {', '.join(METRICS)}")
+    if init not in INITS:
+        raise InputError("--init", f"unknown initialisation {init!r}", f"use one of {', '.join(INITS)}")
     labels = check_labels(train, [d for d in (dev, *tests.values()) if d is not None])
-    selection = "dev" if dev is not None else "a tenth of train (by hash)"
+    selection = "dev" if dev is not None else f"{selection_percent}% of train (by hash)"
     if dev is None:
-        train, dev = hold_out(train)
+        train, dev = hold_out(train, selection_percent)
     classifier = Classifier(model_dir)
-    runs = [fine_tune(classifier, train, dev, tests, labels, settings, seed, select_metric, progress)
-            for seed in range(1, seeds + 1)]
-    result = {"model": str(model_dir), "labels": labels, "train_items": len(train), "selection": selection,
-              "select_items": len(dev), "select_metric": select_metric, "settings": asdict(settings), "tests": {}}
+    setting = encode_setting(classifier, train, dev, tests, labels, base.max_length)
+    chosen, first, sweep = choose_recipe(classifier, setting, dev, labels, base, lrs, batch_sizes, select_metric,
+                                         init, progress)
+    runs = [first] + [fine_tune(classifier, setting, dev, labels, chosen, seed, select_metric, init, progress)
+                      for seed in range(2, seeds + 1)]
+    result = {"model": str(model_dir), "init": init, "labels": labels, "train_items": len(train),
+              "selection": selection, "select_items": len(dev), "select_metric": select_metric,
+              "embedding_rows": len(setting.rows), "sweep": sweep, "recipe": asdict(chosen),
+              "runs": [{"seed": seed, "best_epoch": run["epoch"], "stopped": run["stopped"]}
+                       for seed, run in enumerate(runs, 1)], "tests": {}}
     with open_text(Path(out_dir) / "predictions.tsv", "w") as handle:
         handle.write("file\tline\tgold\tpredicted\tseed\n")
         for name, data in tests.items():
@@ -233,11 +304,26 @@ def evaluate(model_dir, train: Labelled, dev: Labelled, tests: dict, seeds: int,
                 per_seed.append({"seed": seed, "best_epoch": run["epoch"], **scores(list(data.labels), predicted, labels)})
                 handle.writelines(f"{name}\t{line}\t{gold}\t{guess}\t{seed}\n"
                                   for line, (gold, guess) in enumerate(zip(data.labels, predicted), 1))
+            majority = majority_baseline(train, data, labels)
             result["tests"][name] = {"items": len(data), "seeds": per_seed, "aggregate": aggregate(per_seed),
-                                     "majority_baseline": majority_baseline(train, data, labels)}
+                                     "majority_baseline": majority,
+                                     "learned": learned(aggregate(per_seed)[select_metric], majority[select_metric])}
     result["selection_history"] = [run["history"] for run in runs]
     write_json(Path(out_dir) / "metrics.json", result)
     return result
+
+
+def profile_settings(profile: EvaluationProfile) -> dict:
+    """What a profile sets of this command: the run's settings, the grid, the seeds."""
+    return {"base": FineTuneSettings(max_epochs=profile.max_epochs, patience=profile.patience,
+                                     max_length=profile.max_length, warmup=profile.warmup,
+                                     weight_decay=profile.weight_decay, threads=profile.threads),
+            "lrs": profile.lr_grid(), "batch_sizes": profile.batch_size_grid(), "seeds": profile.seeds,
+            "selection_percent": profile.selection_percent}
+
+
+def _grid(kind):
+    return lambda text: tuple(kind(x) for x in text.split(",") if x.strip())
 
 
 def main(argv=None) -> int:
@@ -246,26 +332,50 @@ def main(argv=None) -> int:
     parser.add_argument("--train", required=True, help="training set, text<TAB>label")
     parser.add_argument("--dev", help="selection set (default: a tenth of --train)")
     parser.add_argument("--test", action="append", required=True, help="test set (repeat for several)")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--select", default="weighted_f1", help=f"metric that picks the epoch: {', '.join(METRICS)}")
     parser.add_argument("--out", required=True, help="directory for metrics.json and predictions.tsv")
-    defaults = FineTuneSettings()
-    for name, value in asdict(defaults).items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    parser.add_argument("--profile", help="take the recipe from [evaluation.PROFILE] of --config (default: CINO's)")
+    parser.add_argument("--config", default=os.environ.get("LUIGI_CONFIG_PATH", "luigi.cfg"),
+                        help="the luigi.cfg with the profiles (default: $LUIGI_CONFIG_PATH or ./luigi.cfg)")
+    parser.add_argument("--select", default="weighted_f1", help=f"metric that picks the recipe and epoch: {', '.join(METRICS)}")
+    parser.add_argument("--init", default="pretrained", help="pretrained, or random: the architecture alone")
+    parser.add_argument("--seeds", type=int)
+    parser.add_argument("--lrs", type=_grid(float), help="learning rates tried, comma-separated")
+    parser.add_argument("--batch-sizes", type=_grid(int), help="batch sizes tried, comma-separated")
+    for f in fields(FineTuneSettings):
+        if f.name not in ("lr", "batch_size"):
+            parser.add_argument(f"--{f.name.replace('_', '-')}", type=f.type)
     args = parser.parse_args(argv)
-    settings = FineTuneSettings(**{name: getattr(args, name) for name in asdict(defaults)})
     try:
+        chosen = profile_settings(_profile(args.profile, args.config))
+        given = {f.name: getattr(args, f.name) for f in fields(FineTuneSettings) if f.name not in ("lr", "batch_size")}
+        base = replace(chosen["base"], **{k: v for k, v in given.items() if v is not None})
         tests = {path: read_labelled(path) for path in args.test}
         Path(args.out).mkdir(parents=True, exist_ok=True)
         result = evaluate(args.model, read_labelled(args.train), read_labelled(args.dev) if args.dev else None, tests,
-                          args.seeds, settings, args.select, args.out)
+                          args.seeds or chosen["seeds"], base, args.lrs or chosen["lrs"],
+                          args.batch_sizes or chosen["batch_sizes"], args.select, args.out, args.init,
+                          chosen["selection_percent"])
     except InputError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 2
+    print(f"recipe (chosen on {result['selection']}): lr {result['recipe']['lr']}, batch {result['recipe']['batch_size']}, "
+          f"best epochs {[run['best_epoch'] for run in result['runs']]}")
     for name, row in result["tests"].items():
         summary = ", ".join(f"{m} {row['aggregate'][m]['mean']:.4f} ± {row['aggregate'][m]['std']:.4f}" for m in METRICS)
-        print(f"{name}: {summary} (majority baseline {row['majority_baseline']['weighted_f1']:.4f} weighted F1)")
+        print(f"{name}: {summary} (majority baseline {row['majority_baseline'][args.select]:.4f} {args.select})")
     return 0
+
+
+def _profile(name, config_path) -> EvaluationProfile:
+    """[evaluation.NAME] of the cfg file over the defaults (CINO's), or the defaults."""
+    if not name:
+        return EvaluationProfile()
+    parser = configparser.ConfigParser()
+    if not parser.read(config_path, encoding="utf-8"):
+        raise InputError(config_path, "no such configuration file", "pass --config luigi.cfg (with the profiles)")
+    if not parser.has_section(f"train.{name}"):
+        raise InputError(f"{config_path} [train.{name}]", f"no profile {name!r}", "use a profile luigi.cfg defines")
+    return from_profile(EvaluationProfile, parser, f"evaluation.{name}", config_path).checked(f"[evaluation.{name}]")
 
 
 if __name__ == "__main__":

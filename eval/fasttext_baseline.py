@@ -9,12 +9,12 @@ models' recipe; every seed then trains with the chosen pair. Training is the lan
 classifier's (corpus.lid.train_classifier: one thread, a fresh process: reproducible).
 """
 import itertools
-import statistics
 import tempfile
 from pathlib import Path
 
 from common.units import units
 from corpus.lid import LABEL, FastTextSettings, train_classifier
+from eval.metrics import aggregate, scores
 
 
 def view(text: str) -> str:
@@ -37,9 +37,9 @@ def _predict(model_file: Path, data, labels: list) -> list:
 
 
 def fasttext_baseline(train, select, tests: dict, labels: list, seeds: int, lrs: tuple, epochs: tuple,
-                      select_metric: str, score) -> dict:
-    """{"sweep": [{lr, epoch, select score}], "recipe": {lr, epoch}, "tests": {name: {"seeds": [scores],
-    "aggregate": {metric: {mean, std}}}}}; `score(gold, predicted, labels)` gives the metrics."""
+                      select_metric: str) -> dict:
+    """{"sweep": [{lr, epoch, select scores}], "recipe": {lr, epoch}, "tests": {name: {"seeds": [scores],
+    "aggregate": {metric: {mean, std}}}}}."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         train_file = _write(tmp / "train.txt", train)
@@ -54,14 +54,12 @@ def fasttext_baseline(train, select, tests: dict, labels: list, seeds: int, lrs:
         for lr, epoch in itertools.product(lrs, epochs):
             model = trained(lr, epoch, 1)
             sweep.append({"lr": lr, "epoch": epoch, "model": model,
-                          "select": score(list(select.labels), _predict(model, select, labels), labels)})
+                          "select": scores(list(select.labels), _predict(model, select, labels), labels)})
         best = max(sweep, key=lambda row: row["select"][select_metric])   # the first of equals
         models = [best["model"]] + [trained(best["lr"], best["epoch"], seed) for seed in range(2, seeds + 1)]
         results = {}
         for name, data in tests.items():
-            runs = [score(list(data.labels), _predict(model, data, labels), labels) for model in models]
-            results[name] = {"seeds": runs, "aggregate": {metric: {
-                "mean": statistics.fmean(run[metric] for run in runs),
-                "std": statistics.stdev(run[metric] for run in runs) if len(runs) > 1 else 0.0} for metric in runs[0]}}
+            runs = [scores(list(data.labels), _predict(model, data, labels), labels) for model in models]
+            results[name] = {"seeds": runs, "aggregate": aggregate(runs)}
     return {"sweep": [{k: v for k, v in row.items() if k != "model"} for row in sweep],
             "recipe": {"lr": best["lr"], "epoch": best["epoch"]}, "tests": results}

@@ -1,82 +1,161 @@
-"""The evaluation report: the base model and the trained model side by side on every setting,
-with the seeds' spread and the baselines, as JSON values, markdown and a plot."""
+"""The evaluation report: the trained model beside the base it started from, the same architecture
+from random weights, a fastText classifier and the majority class, on every setting, with the
+spread over seeds, the recipes chosen on selection data and the masked-LM loss; as JSON values,
+markdown and a plot.
+
+A delta no larger than the two models' standard deviations together is within the seeds'
+spread; a model whose mean is not above the majority class by more than its own standard
+deviation did not learn the task (eval.metrics.learned), and its score says nothing of it.
+"""
+from eval.metrics import learned
+
+MODELS = ("random", "base", "cino")   # cino: the trained model
+NAMES = {"random": "random init", "base": "base", "cino": "trained", "fasttext": "fastText", "majority": "majority"}
 
 
-def evaluation_results(metrics: dict, mlm: dict, seeds: int, headline: dict) -> dict:
-    """Both models side by side. `metrics`: {"model/protocol/lang": metrics.json}; `mlm`:
-    {model: {lang: loss figures}}; `headline`: {protocol: the metric reported (CINO's)}.
-    A delta no larger than the two runs' standard deviations together is marked as noise."""
-    rows = []
-    for key in sorted(k for k in metrics if k.startswith("cino/")):
-        _, protocol, _ = key.split("/", 2)
-        cino, base = metrics[key], metrics["base/" + key.split("/", 1)[1]]
-        metric = headline[protocol]
-        for test, row in cino["tests"].items():
-            c, b = row["aggregate"][metric], base["tests"][test]["aggregate"][metric]
-            delta = c["mean"] - b["mean"]
-            rows.append({"protocol": protocol, "lang": test.split("/")[0], "evaluated_on": test.split("/")[1],
-                         "train_items": cino["train_items"], "selection": cino["selection"], "metric": metric,
-                         "base": b, "cino": c, "delta": delta, "within_spread": abs(delta) <= b["std"] + c["std"],
-                         "majority": row["majority_baseline"][metric],
-                         "at_majority": max(b["mean"], c["mean"]) <= row["majority_baseline"][metric] + b["std"] + c["std"],
-                         "all": {m: {"base": base["tests"][test]["aggregate"][m], "cino": row["aggregate"][m]}
-                                 for m in ("accuracy", "macro_f1", "weighted_f1")}})
-    return {"seeds": seeds, "classification": rows,
+def _model_cell(aggregate: dict, majority: float) -> dict:
+    return {**aggregate, "learned": learned(aggregate, majority)}
+
+
+def _row(metrics: dict, test: str, metric: str, fasttext: dict = None) -> dict:
+    """One test of one setting: every model's {mean, std, learned}, the baselines, the delta."""
+    first = metrics["cino"]["tests"][test]
+    majority = first["majority_baseline"][metric]
+    row = {"lang": test.split("/")[0], "evaluated_on": test.split("/")[1], "metric": metric, "majority": majority,
+           "selection": metrics["cino"]["selection"],
+           **{model: _model_cell(metrics[model]["tests"][test]["aggregate"][metric], majority) for model in MODELS}}
+    if fasttext is not None:
+        row["fasttext"] = _model_cell(fasttext["tests"][test]["aggregate"][metric], majority)
+    base, cino = row["base"], row["cino"]
+    row["delta"] = cino["mean"] - base["mean"]
+    row["within_spread"] = abs(row["delta"]) <= base["std"] + cino["std"]
+    return row
+
+
+def evaluation_results(classification: dict, baselines: dict, mlm: dict, seeds: int, source: str, kept: list,
+                       metrics: dict) -> dict:
+    """`classification`: {"model/lang": metrics.json of fine-tuning `model` on `lang`}; `baselines`:
+    {lang: the fastText baseline's metrics}; `mlm`: {model: {lang: loss figures}}; `metrics`:
+    {"in_language": ..., "zero_shot": ...} the metric each kind of row reports."""
+    langs = sorted({key.split("/", 1)[1] for key in classification})
+    in_language, zero_shot, recipes = [], [], []
+    for lang in langs:
+        runs = {model: classification[f"{model}/{lang}"] for model in MODELS}
+        for test in runs["cino"]["tests"]:
+            if test.split("/")[0] == lang:
+                in_language.append(_row(runs, test, metrics["in_language"], baselines[lang]["fasttext"]))
+            else:
+                zero_shot.append({**_row(runs, test, metrics["zero_shot"]), "source": lang})
+        for model in MODELS:
+            run = runs[model]
+            recipes.append({"lang": lang, "model": model, "select_metric": run["select_metric"],
+                            "selection": run["selection"], **{k: run["recipe"][k] for k in ("lr", "batch_size")},
+                            "best_epochs": [r["best_epoch"] for r in run["runs"]], "sweep": run["sweep"]})
+        recipes.append({"lang": lang, "model": "fasttext", **baselines[lang]["fasttext"]["recipe"],
+                        "sweep": baselines[lang]["fasttext"]["sweep"]})
+    return {"seeds": seeds, "source": source, "kept": list(kept), "metrics": metrics, "in_language": in_language,
+            "zero_shot": zero_shot, "recipes": recipes,
             "mlm": {lang: {model: mlm[model][lang] for model in mlm} for lang in sorted(mlm.get("cino", {}))}}
 
 
+def _cell(value: dict) -> str:
+    return f"{value['mean']:.3f} ± {value['std']:.3f}" + ("" if value["learned"] else " †")
+
+
+def _verdict(row: dict) -> str:
+    if not (row["cino"]["learned"] or row["base"]["learned"]):
+        return "neither learned"
+    if row["within_spread"]:
+        return "within the seeds' spread"
+    return "trained better" if row["delta"] > 0 else "trained worse"
+
+
 def evaluation_markdown(results: dict) -> str:
-    lines = ["## Evaluation: the base model and the trained model on the same protocol\n",
-             f"Topic classification, fine-tuned end to end; mean ± standard deviation over {results['seeds']} seeds. "
-             "Zero-shot: fine-tuned on the source language, tested on the others unchanged; in-language: fine-tuned "
-             "and tested on one language. The delta (trained minus base) is the result; where it is no larger than "
-             "the two standard deviations together it is within the seeds' spread and says nothing.\n",
-             "| protocol | language | evaluated on | metric | majority class | base | trained | delta | |",
-             "|---|---|---|---|---:|---:|---:|---:|---|"]
-    for row in results["classification"]:
-        verdict = "within the seeds' spread" if row["within_spread"] else ("better" if row["delta"] > 0 else "worse")
-        lines.append(f"| {row['protocol']} | {row['lang']} | {row['evaluated_on']} | {row['metric']} | "
-                     f"{row['majority']:.4f} | {row['base']['mean']:.4f} ± {row['base']['std']:.4f} | "
-                     f"{row['cino']['mean']:.4f} ± {row['cino']['std']:.4f} | {row['delta']:+.4f} | {verdict} |")
-    at_majority = sum(row["at_majority"] for row in results["classification"])
-    noise = sum(row["within_spread"] for row in results["classification"])
-    lines += ["", f"**In {noise} of {len(results['classification'])} settings the delta is within the seeds' spread; in "
-              f"{at_majority} both models score at the majority-class baseline (within the spread), where neither has "
-              "learned the task and the comparison shows the plumbing, not a gain.**"]
-    lines += ["", "Where a language has no test split the table says it was evaluated on dev; the epoch was then "
-              "picked on a tenth of the training set (in-language) or on the source language's dev set (zero-shot).",
-              "", "### Masked-LM loss per character on the test split\n",
-              "Nats per character of the masked tokens (15% of each line, never `<unk>`); the `<unk>` share says how much "
-              "of the text the model could not read at all.\n",
-              "| language | base loss/char | base `<unk>` share | trained loss/char | trained `<unk>` share |",
-              "|---|---:|---:|---:|---:|"]
+    seeds, source, metric = results["seeds"], results["source"], results["metrics"]
+    lines = ["## Evaluation: what continued pretraining changed\n",
+             f"Topic classification, fine-tuned end to end; mean ± standard deviation over {seeds} seeds, each model "
+             "with the recipe (learning rate, batch size, epochs by early stopping) chosen on selection data only; "
+             "scores on data no choice saw. **trained**: the model this run made; **base**: the model it started "
+             "from; **random init**: the trained model's architecture and tokenizer from random weights (does "
+             "pretraining add anything?); **fastText**: a fastText classifier trained and tuned on the same data; "
+             "**majority**: always the most frequent training label. † marks a model that did not learn: its "
+             "mean is not above the majority class by more than its standard deviation. A delta within the two "
+             "standard deviations together is within the seeds' spread.\n",
+             f"### In-language ({metric['in_language']})\n",
+             "| language | evaluated on | majority | fastText | random init | base | trained | trained − base | |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for row in results["in_language"]:
+        kept = f" (kept: {'source' if row['lang'] == source else 'replayed'})" if row["lang"] in results["kept"] \
+            or row["lang"] == source else ""
+        lines.append(f"| {row['lang']}{kept} | {row['evaluated_on']} | {row['majority']:.3f} | {_cell(row['fasttext'])} | "
+                     f"{_cell(row['random'])} | {_cell(row['base'])} | {_cell(row['cino'])} | {row['delta']:+.3f} | "
+                     f"{_verdict(row)} |")
+    if results["zero_shot"]:
+        lines += ["", f"### Zero-shot: fine-tuned on {source}, tested unchanged ({metric['zero_shot']})\n",
+                  "| language | evaluated on | majority | random init | base | trained | trained − base | |",
+                  "|---|---|---:|---:|---:|---:|---:|---|"]
+        for row in results["zero_shot"]:
+            lines.append(f"| {row['lang']} | {row['evaluated_on']} | {row['majority']:.3f} | {_cell(row['random'])} | "
+                         f"{_cell(row['base'])} | {_cell(row['cino'])} | {row['delta']:+.3f} | {_verdict(row)} |")
+    lines += ["", "### Masked-LM loss per character on the test split\n",
+              "Nats per character of the masked tokens (15% of each line, never `<unk>`); the `<unk>` share says how "
+              "much of the text the model could not read at all. Kept languages (the source language and any "
+              "replayed one) show what continued pretraining cost the languages the base already knew.\n",
+              "| language | base loss/char | trained loss/char | change | base `<unk>` share | trained `<unk>` share |",
+              "|---|---:|---:|---:|---:|---:|"]
     for lang, models in results["mlm"].items():
-        lines.append(f"| {lang} | {models['base']['loss_per_char']:.4f} | {models['base']['unk_share']:.4f} | "
-                     f"{models['cino']['loss_per_char']:.4f} | {models['cino']['unk_share']:.4f} |")
+        base, cino = models["base"], models["cino"]
+        label = f"{lang} (kept)" if lang in results["kept"] else lang
+        lines.append(f"| {label} | {base['loss_per_char']:.4f} | {cino['loss_per_char']:.4f} | "
+                     f"{cino['loss_per_char'] - base['loss_per_char']:+.4f} | {base['unk_share']:.4f} | "
+                     f"{cino['unk_share']:.4f} |")
+    lines += ["", "### Recipes, chosen on selection data\n",
+              "Every learning rate x batch size of the profile's grid was trained with the first seed, stopping when "
+              "the selection score had not improved for `patience` epochs; the best one trained every seed. fastText: "
+              "learning rate x epochs, the same way.\n",
+              "| fine-tuned on | model | selection | lr | batch / epochs | best epochs | grid: selection score |",
+              "|---|---|---|---:|---|---|---|"]
+    for recipe in results["recipes"]:
+        if recipe["model"] == "fasttext":
+            grid = ", ".join(f"{r['lr']:g}/{r['epoch']}: {r['select'][metric['in_language']]:.3f}" for r in recipe["sweep"])
+            lines.append(f"| {recipe['lang']} | fastText | same | {recipe['lr']:g} | {recipe['epoch']} epochs | – | {grid} |")
+            continue
+        grid = ", ".join(f"{r['lr']:g}/{r['batch_size']}: {r['select'][recipe['select_metric']]:.3f}"
+                         for r in recipe["sweep"])
+        lines.append(f"| {recipe['lang']} | {NAMES[recipe['model']]} | {recipe['selection']} ({recipe['select_metric']}) | "
+                     f"{recipe['lr']:g} | {recipe['batch_size']} | {recipe['best_epochs']} | {grid} |")
+    rows = results["in_language"] + results["zero_shot"]
+    unlearned = sum(not row[model]["learned"] for row in rows for model in MODELS)
+    better = sum(row["delta"] > 0 and not row["within_spread"] for row in rows)
+    lines += ["", f"**Of {len(rows)} settings, the trained model beats the base by more than the seeds' spread in "
+                  f"{better}; {unlearned} of {len(rows) * len(MODELS)} fine-tuned results did not learn (†).**"]
     return "\n".join(lines) + "\n"
 
 
 def evaluation_plot(results: dict) -> bytes:
-    """Base vs CINO per (protocol, language) with the seeds' standard deviation as error bars and
-    the majority-class baseline as a dashed line; and the masked-LM loss per character."""
+    """Every setting's scores (mean ± std over seeds) with the majority class dashed, and the
+    masked-LM loss per character of both models."""
     from common.plots import MODEL_COLOURS, bars, plt, png
 
-    settings = results["classification"]
-    figure, axes = plt.subplots(1, 1 + bool(results.get("mlm")), figsize=(11, 3.8), squeeze=False)
-    axis = axes[0][0]
-    groups = [f"{row['protocol']}\n{row['lang']}\n({row['metric']})" for row in settings]
-    bars(axis, groups, {m: [row[m]["mean"] for row in settings] for m in ("base", "cino")}, MODEL_COLOURS,
-         {m: [row[m]["std"] for row in settings] for m in ("base", "cino")})
-    for i, row in enumerate(settings):
+    rows = results["in_language"] + results["zero_shot"]
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [3, 1]})
+    axis = axes[0]
+    groups = [f"{'in' if row in results['in_language'] else 'zero-shot'}\n{row['lang']}\n({row['metric']})"
+              for row in rows]
+    series = ("fasttext", *MODELS)
+    colours = {NAMES["fasttext"]: "#2ca02c", NAMES["random"]: "#d62728", NAMES["base"]: MODEL_COLOURS["base"],
+               NAMES["cino"]: MODEL_COLOURS["cino"]}
+    bars(axis, groups, {NAMES[s]: [row[s]["mean"] if s in row else 0.0 for row in rows] for s in series}, colours,
+         {NAMES[s]: [row[s]["std"] if s in row else 0.0 for row in rows] for s in series})
+    for i, row in enumerate(rows):
         axis.hlines(row["majority"], i - 0.45, i + 0.45, colors="black", linestyles="dashed",
                     label="majority class" if i == 0 else None)
     axis.set_ylim(0, 1)
     axis.set_title(f"Topic classification (mean ± std over {results['seeds']} seeds)")
     axis.legend(fontsize=8)
-    if results.get("mlm"):
-        langs = sorted(results["mlm"])
-        bars(axes[0][1], langs, {m: [results["mlm"][l][m]["loss_per_char"] for l in langs] for m in ("base", "cino")},
-             MODEL_COLOURS)
-        axes[0][1].set_title("Masked-LM loss per character (test split)")
-        axes[0][1].legend(fontsize=8)
+    langs = sorted(results["mlm"])
+    bars(axes[1], langs, {NAMES[m]: [results["mlm"][l][m]["loss_per_char"] for l in langs] for m in ("base", "cino")},
+         {NAMES[m]: MODEL_COLOURS[m] for m in ("base", "cino")})
+    axes[1].set_title("Masked-LM loss per character")
+    axes[1].legend(fontsize=8)
     return png(figure)

@@ -26,7 +26,7 @@ from pathlib import Path
 import luigi
 
 from common.errors import InputError
-from common.settings import Reads, Settings, default_of, setting
+from common.settings import Reads, Settings, default_of, from_profile, setting
 from corpus.dedup import DedupSettings
 from corpus.filters import FilterSettings
 from corpus.ingest import IngestSettings
@@ -141,10 +141,7 @@ def profile_values(dataclass, parser, name: str) -> Settings:
     if name not in profile_names(parser):
         raise InputError("[train] profile", f"no profile {name!r} in luigi.cfg",
                          f"use one of {', '.join(profile_names(parser))}, or add [train.{name}]")
-    section = f"{section_of(dataclass)}.{name}"
-    if not parser.has_section(section):
-        return dataclass()
-    return dataclass().overridden(dict(parser.items(section)), f"luigi.cfg [{section}]")
+    return from_profile(dataclass, parser, f"{section_of(dataclass)}.{name}")
 
 
 def settings(dataclass):

@@ -8,8 +8,8 @@ one task id.
 """
 import luigi
 
-from pipeline import config
 from corpus.manifest import parse_lang_list
+from pipeline import config
 
 
 class LangListParameter(luigi.Parameter):

@@ -3,9 +3,9 @@ small real-data corpus trees, the user's command line, and in-process builds."""
 import itertools
 import os
 import re
-import unicodedata
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import luigi

@@ -7,12 +7,12 @@ import torch
 
 from common.xlmr import EMBED, LM_BIAS, LM_WEIGHT
 from corpus.manifest import load_catalog
-from vocab.normalizer import script_rewrite
 from tests.helpers import MANIFESTS, real_lines
 from training import checkpoint
 from vocab import fairseq_ids
 from vocab.embeddings import base_tokenizer, new_rows
 from vocab.merge import merge_vocabulary
+from vocab.normalizer import script_rewrite
 from vocab.pieces import load_proto
 from vocab.prune import PruneSettings, count_pieces, prune
 from vocab.script_model import ScriptModelSettings, train_script_model

@@ -13,9 +13,9 @@ from luigi.cmdline_parser import CmdlineParser
 import pipeline
 from common.errors import InputError
 from common.settings import Reads, setting
+from corpus.filters import FilterSettings
 from pipeline import config
 from pipeline.tasks.base import StageTask
-from corpus.filters import FilterSettings
 from tests.helpers import REPO, SHARED, in_env, run_luigi
 from training.command import mlm_args, settings_args
 from training.profile import TrainSettings
@@ -32,8 +32,10 @@ SAMPLES = {
     "BinarizeLanguage": {"lang": "bo", "vocab_langs": LANGS}, "SamplingPlan": {"langs": LANGS},
     "ContinuePretraining": {"langs": LANGS}, "CorpusReport": {"langs": LANGS}, "TokenizerReport": {"langs": LANGS},
     "ExportHF": {"langs": LANGS}, "ExportHF/base": {"langs": LANGS, "model": "base"},
-    "EvaluateClassification": {"langs": LANGS, "protocol": "in-language", "lang": "bo"},
-    "EvaluateClassification/zero-shot": {"langs": LANGS, "model": "base", "protocol": "zero-shot"},
+    "EvaluateClassification": {"langs": LANGS, "lang": "bo"},
+    "EvaluateClassification/source": {"langs": LANGS, "model": "base", "lang": "zh"},
+    "EvaluateClassification/random": {"langs": LANGS, "model": "random", "lang": "ug"},
+    "BaselineClassification": {"langs": LANGS, "lang": "bo"},
     "EvaluateMLM": {"langs": LANGS}, "EvaluateMLM/base": {"langs": LANGS, "model": "base"},
     "EvaluationReport": {"langs": LANGS}, "PackageModel": {"langs": LANGS}, "BuildCINO": {"lang": LANGS},
 }
@@ -96,8 +98,9 @@ def alternative(section: str, f, tmp_path) -> dict:
         return {f.name: str(tmp_path / f.name)}
     if f.name == "base_vocab_dir":
         return {f.name: str(shutil.copytree(SHARED / "base" / "xlmr", tmp_path / "vocab-copy"))}
-    return {f.name: {"salt": "another-salt", "standin_langs": "zh,ko", "report_langs": "zh", "source_lang": "ug",
-                     "eval_set": "another-set", "adam_betas": "(0.9,0.98)"}[f.name]}
+    return {f.name: {"salt": "another-salt", "standin_langs": "zh,ko", "report_langs": "zh", "source_lang": "yue",
+                     "eval_set": "another-set", "adam_betas": "(0.9,0.98)", "replay_langs": "ko", "lrs": "1e-4",
+                     "batch_sizes": "8", "fasttext_lrs": "0.25", "fasttext_epochs": "5"}[f.name]}
 
 
 def paths(tasks: dict) -> dict:
@@ -268,7 +271,8 @@ def test_a_new_training_option_is_one_field():
     assert args[args.index("--dropout") + 1] == "0.1" and "--cpu" in args and "--fp16" in args
     assert "--multilang-sampling-alpha" not in args   # the multilingual task's own option
     assert settings_args(replace(WithDropout(), fp16=False), task_options=False).count("--fp16") == 0
-    assert [str(a) for a in settings_args(TrainSettings(), task_options=True)] == ["--multilang-sampling-alpha", "0.7"]
+    assert [str(a) for a in settings_args(TrainSettings(), task_options=True)] == \
+        ["--multilang-sampling-alpha", "0.7", "--replay-share", "0.2"]
 
 
 def test_every_setting_has_a_help_line_and_no_option_is_defined_twice_in_a_section():

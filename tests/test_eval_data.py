@@ -4,8 +4,8 @@ import yaml
 
 from common.errors import InputError
 from common.fingerprint import sha256_file
-from eval.datasets import read_labelled, resolve
 from corpus.manifest import load_catalog
+from eval.datasets import read_labelled, resolve
 from tests.helpers import MANIFESTS, SHARED, build_corpus
 
 SIB = SHARED / "eval" / "sib200"

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from common.jsonio import read_json
+from common.xlmr import DICT_FILE, MODEL_FILE, SPM_FILE
 from tests.helpers import REPO, build_corpus, error_lines, in_env, run_luigi
 from training import checkpoint
-from common.xlmr import DICT_FILE, MODEL_FILE, SPM_FILE
 
 LANGS = "bo,mn,ug"
 MONGOLIAN = "ᠶᠤᠸᠠᠨ ᠤᠯᠤᠰ\u202fᠤᠨ <mask> ᠳᠡ ᠨᠢᠩ ᠵᠠᠮ ᠴᠢᠬᠤᠯᠠ ᠦᠢᠯᠡᠳᠦᠯ ᠭᠠᠷᠭᠠᠵᠠᠶ ᠃"

@@ -8,9 +8,9 @@ import pytest
 from common.errors import InputError
 from common.fingerprint import sha256_file
 from common.jsonio import open_text
-from corpus.manifest import Language, Source
 from corpus import ingest as ingest_module
 from corpus.ingest import IngestSettings, ingest_language, resolve_source
+from corpus.manifest import Language, Source
 from tests.helpers import DATA_ROOT, REPO
 
 UG = DATA_ROOT / "ug" / "maqal.txt"

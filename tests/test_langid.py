@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from eval.datasets import read_labelled
 from corpus import lid
+from eval.datasets import read_labelled
 from tests.helpers import REPO, SHARED, build, in_env, presentation_forms
 
 TARGETS = {"bo": 0.99, "mn": 0.99, "ko": 0.99, "za": 0.99, "ug": 0.97, "kk": 0.97, "zh": 0.95, "yue": 0.95}

@@ -28,7 +28,7 @@ def test_no_markup_leaves_text_untouched():
 
 def test_text_without_any_mark_character_is_left_to_itself():
     # strip_any_markup skips lines without one of these characters: every stripper must too.
-    from corpus.markup import STRIPPERS, _ANY_MARK
+    from corpus.markup import _ANY_MARK, STRIPPERS
     text = "".join(chr(cp) for cp in range(0x3000) if not _ANY_MARK.match(chr(cp)))
     for strip in STRIPPERS.values():
         assert strip(text) == text

@@ -1,5 +1,7 @@
-"""The alpha = 0.7 sampling plan: the formula on CINO's corpus sizes, and equality with what
-fairseq's multilingual_masked_lm computes on the same binarised data."""
+"""The alpha = 0.7 sampling plan: the formula on CINO's corpus sizes, the replay share, and
+equality with what the task fairseq trains with computes on the same binarised data."""
+import argparse
+
 import numpy as np
 import pytest
 
@@ -33,18 +35,34 @@ def test_alpha_extremes(alpha):
     assert np.allclose(q, expected)
 
 
+def test_replayed_languages_get_their_share_and_the_others_the_rest():
+    q = sampling.probabilities({"bo": 100, "mn": 300, "zh": 10_000, "yue": 2_000}, 0.7, ("zh", "yue"), 0.2)
+    assert q["zh"] + q["yue"] == pytest.approx(0.2) and q["bo"] + q["mn"] == pytest.approx(0.8)
+    assert q["bo"] / q["mn"] == pytest.approx((100 / 300) ** 0.7) and q["yue"] / q["zh"] == pytest.approx(0.2 ** 0.7)
+    plain = sampling.probabilities({"bo": 100, "mn": 300}, 0.7, ("zh",), 0.2)   # nothing replayed: alpha alone
+    assert plain == pytest.approx(dict(zip(("bo", "mn"), sampling.smoothed([100, 300], 0.7))))
+    assert sampling.probabilities({"bo": 100, "zh": 300}, 0.7, ("zh",), 0.0) == \
+        pytest.approx(dict(zip(("bo", "zh"), sampling.smoothed([100, 300], 0.7))))
+
+
 def test_plan_equals_what_fairseq_computes(mini_build):
-    """Load the training data-bin with fairseq's own task and compare its per-language
-    block counts and resampled sizes with the plan the pipeline wrote."""
-    from fairseq.tasks.multilingual_masked_lm import MultiLingualMaskedLMTask
+    """Load the training data-bin with the task fairseq trains with (multilingual_masked_lm and the
+    replay share of our plugin) and compare its per-language block counts, probabilities and
+    resampled sizes with the plan the pipeline wrote."""
+    from fairseq import utils
 
     from pipeline import ContinuePretraining, SamplingPlan, config
+    from training.command import PLUGIN
 
     with in_env(mini_build["env"]):
         data = ContinuePretraining(langs="bo,mn,ug").run_dir() / "data-bin"
         plan = SamplingPlan(langs="bo,mn,ug").output().stats()
         settings = config.settings(TrainSettings)
-    fairseq_task = MultiLingualMaskedLMTask.setup_task(_args(data, settings))
+    utils.import_user_module(argparse.Namespace(user_dir=str(PLUGIN)))
+    from cino_fairseq import MultilingualMaskedLMByLanguage
+
+    assert [lang for lang, row in plan["languages"].items() if row["replayed"]] == ["zh"]
+    fairseq_task = MultilingualMaskedLMByLanguage.setup_task(_args(data, settings))
     fairseq_task.load_dataset("train")
     resampled = fairseq_task.datasets["train"].dataset.datasets  # SortDataset > ConcatDataset > one per language
     for (lang, row), dataset in zip(sorted(plan["languages"].items()), resampled):
@@ -55,9 +73,7 @@ def test_plan_equals_what_fairseq_computes(mini_build):
 
 
 def _args(data, settings):
-    import argparse
-
-    return argparse.Namespace(
+    return argparse.Namespace(replay_langs="zh", replay_share=settings.replay_share,
         data=str(data), sample_break_mode=settings.sample_break_mode, tokens_per_sample=settings.tokens_per_sample,
         mask_prob=settings.mask_prob, leave_unmasked_prob=0.1, random_token_prob=0.1,
         freq_weighted_replacement=False, mask_whole_words=False, multilang_sampling_alpha=settings.alpha,

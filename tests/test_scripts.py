@@ -1,9 +1,9 @@
 """Script detection: unit shares (language ID) and script ratio (cleaning filter)."""
 from pathlib import Path
 
+from common.units import units
 from corpus.manifest import load_scripts
 from corpus.scripts import ScriptTable
-from common.units import units
 
 TABLE = ScriptTable(load_scripts(Path(__file__).resolve().parents[1] / "corpora_manifests" / "scripts.yaml"))
 

@@ -43,7 +43,7 @@ def test_final_model_is_an_xlmr_directory_that_fills_masks(mini_build):
     model = checkpoint.hub_model(result["model_dir"])
     for sentence in (TIBETAN, MONGOLIAN):
         predictions = model.fill_mask(sentence, topk=3)
-        assert len(predictions) == 3
+        assert 1 <= len(predictions) <= 3   # fairseq's fill_mask leaves out </s> when it is among the top 3
         for filled, probability, token in predictions:
             assert "<mask>" not in filled and token not in ("<unk>", "") and 0.0 < probability <= 1.0
             assert not [ch for ch in filled + token if ord(ch) >= 0xF0000]   # stand-ins decode to what they stand for

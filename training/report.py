@@ -23,7 +23,7 @@ def training_markdown(train_stats: dict, plan: dict) -> str:
     for lang, row in plan["languages"].items():
         losses = train_stats["validation_first_last"].get(f"valid_{lang}", {})
         first, last = losses.get("first", (None, None))[1], losses.get("last", (None, None))[1]
-        lines.append(f"| {lang}{' (replayed)' if row["replayed"] else ''} | {row['blocks']} | {row['p']:.4f} | "
+        lines.append(f"| {lang}{' (replayed)' if row['replayed'] else ''} | {row['blocks']} | {row['p']:.4f} | "
                      f"{row['q']:.4f} | {row['ratio']:.2f} | "
                      f"{row['expected_passes']:.2f} | {first} | {last} |")
     return "\n".join(lines) + "\n"

@@ -19,8 +19,23 @@ from pathlib import Path
 
 from common.errors import InputError
 from common.settings import Settings, setting
-from common.xlmr import (DICT_FILE, EMB_NORM, EMBED, ENCODER, LM_BIAS, LM_HEAD, LM_WEIGHT, MODEL_FILE, MODEL_PREFIX,
-                         PAD, POSITIONS, RELEASE_2019_EMB_NORM, RELEASE_2019_PREFIX, SPECIALS, SPM_FILE)
+from common.xlmr import (
+    DICT_FILE,
+    EMB_NORM,
+    EMBED,
+    ENCODER,
+    LM_BIAS,
+    LM_HEAD,
+    LM_WEIGHT,
+    MODEL_FILE,
+    MODEL_PREFIX,
+    PAD,
+    POSITIONS,
+    RELEASE_2019_EMB_NORM,
+    RELEASE_2019_PREFIX,
+    SPECIALS,
+    SPM_FILE,
+)
 from training import fairseq_run
 from training.binarize import encode_file, preprocess
 from training.command import mlm_args
@@ -35,13 +50,13 @@ class StandInSettings(Settings):
     heads: int = setting(2, "its attention heads")
     tokens_per_sample: int = setting(128, "tokens per sequence (also its positions)")
     batch_size: int = setting(8, "sequences per update")
-    max_update: int = setting(200, "pretraining updates")
+    max_update: int = setting(600, "pretraining updates")
     lr: float = setting(0.001, "peak learning rate")
-    warmup: int = setting(20, "warm-up updates")
+    warmup: int = setting(60, "warm-up updates")
     seed: int = setting(1, "fairseq's random seed")
     threads: int = setting(2, "CPU threads (they can change the last bits of the weights)")
-    lines_per_language: int = setting(4000, "text per language; 200 updates of 8 x 128 tokens see about 200K "
-                                            "tokens, more text is waste")
+    lines_per_language: int = setting(4000, "text per language; 600 updates of 8 x 128 tokens see about 600K "
+                                            "tokens, about one pass over it")
 
 
 def _head(files, lines: int, target: Path) -> Path:
@@ -139,7 +154,9 @@ def build_standin(vocab_dir: Path, train_files, valid_files, out_dir: Path, scra
     code = fairseq_run.run(train_args(data, scratch / "checkpoints", settings), log, env, record)
     if code != 0:
         raise RuntimeError(f"fairseq-train of the stand-in base model failed ({code}): {fairseq_run.tail(log)}")
-    from training import checkpoint  # torch: imported when used, so importing settings stays light
+    from training import (
+        checkpoint,  # torch: imported when used, so importing settings stays light
+    )
 
     trained = checkpoint.portable(checkpoint.load(scratch / "checkpoints" / "checkpoint_last.pt"), scratch)
     weight, bias = all_rows(trained["model"][EMBED], trained["model"][LM_BIAS], used, dict_symbols(dictionary),

@@ -17,7 +17,6 @@ import logging
 import re
 import tempfile
 from dataclasses import dataclass
-
 from pathlib import Path
 
 import sentencepiece as spm

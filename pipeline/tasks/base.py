@@ -31,9 +31,9 @@ from common.errors import InputError
 from common.fingerprint import fingerprint
 from common.jsonio import read_json, write_json
 from common.settings import Reads
+from common.xlmr import DICT_FILE, MODEL_FILE, SPM_FILE
 from pipeline import config
 from pipeline.params import LangListParameter
-from common.xlmr import DICT_FILE, MODEL_FILE, SPM_FILE
 
 log = logging.getLogger("luigi-interface")
 

@@ -4,8 +4,6 @@ from common.markdown import html_page
 from corpus import report as corpus_report
 from eval.report import evaluation_markdown, evaluation_plot
 from eval.tokenizer_report import tokenizers_plot, vocabulary_markdown
-from training.model_card import parity_markdown
-from training.report import sampling_plot, training_markdown, validation_plot
 from pipeline import config
 from pipeline.params import LangListParameter
 from pipeline.tasks.base import StageTask, list_scope
@@ -16,6 +14,8 @@ from pipeline.tasks.package import PackageModel
 from pipeline.tasks.report import CorpusReport, TokenizerReport
 from pipeline.tasks.training import ContinuePretraining, SamplingPlan
 from pipeline.tasks.vocab import PruneVocabulary
+from training.model_card import parity_markdown
+from training.report import sampling_plot, training_markdown, validation_plot
 
 
 class BuildCINO(StageTask):

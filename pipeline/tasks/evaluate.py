@@ -1,12 +1,14 @@
-"""CINO-style evaluation of the trained model and of the base it started from, on one protocol.
+"""The evaluation of a run (eval/protocol.py): the trained model beside the base it started from,
+the same architecture from random weights, a fastText classifier and the majority class.
 
-EvaluateClassification fine-tunes one exported model (`--model cino` or `base`) on one setting:
-zero-shot (fine-tune on the source language, CINO's zh, test every other language of the run
-unchanged) or in-language (fine-tune and test on one language). EvaluateMLM measures the
-masked-LM loss per character on each language's test split. EvaluationReport puts both
-models side by side: the delta is the result, and a delta within the seeds' spread says so.
-Hyperparameters: `[evaluation]` (CINO's protocol by default; the profile's `[evaluation.<name>]`
-lists what it changes).
+EvaluateClassification fine-tunes one model (`--model cino`, `base` or `random`) on one language's
+training set, the recipe chosen on that language's selection data, and tests it on the language's
+own test data and, when the language is the evaluation's source language (CINO's zh), on every
+other language of the run unchanged (zero-shot). BaselineClassification trains the fastText
+baseline on the same data. EvaluateMLM measures the masked-LM loss per character on each
+language's test split, the kept languages included (what continued pretraining cost them).
+EvaluationReport puts everything side by side. Settings: `[evaluation]` (CINO's protocol by
+default; the profile's `[evaluation.<name>]` lists what it changes).
 """
 import logging
 
@@ -16,20 +18,20 @@ from common.errors import InputError
 from common.jsonio import open_text, read_json, write_json
 from common.progress import Progress
 from corpus.split import split_path
-from eval.report import evaluation_markdown, evaluation_results
 from eval.protocol import EvaluationProfile
+from eval.report import evaluation_markdown, evaluation_results
 from pipeline import config
-from pipeline.inputs import eval_files
+from pipeline.inputs import KEEPING, eval_files, kept_langs
 from pipeline.tasks.base import LanguageListTask, list_scope
 from pipeline.tasks.corpus import Split
 from pipeline.tasks.export import ExportHF
+from training.profile import TrainSettings
 
 log = logging.getLogger("luigi-interface")
-MODELS = ("base", "cino")
-PROTOCOLS = ("zero-shot", "in-language")
+MODELS = ("base", "cino", "random")   # random: the trained model's architecture and tokenizer, random weights
 
 
-def eval_split(code: str, split: str, profile: EvaluationProfile):
+def eval_split(code: str, split: str, profile):
     """The Labelled data of split `split` of the profile's evaluation set for a language, or None."""
     from eval.datasets import read_labelled, resolve
 
@@ -37,90 +39,123 @@ def eval_split(code: str, split: str, profile: EvaluationProfile):
     return read_labelled(resolve(eval_file, config.eval_root()), eval_file.sha256) if eval_file else None
 
 
-def has_split(code: str, split: str, profile: EvaluationProfile) -> bool:
+def has_split(code: str, split: str, profile) -> bool:
     return split in config.catalog().languages[code].eval_sets.get(profile.eval_set, {})
 
 
-def zero_shot_targets(langs, profile: EvaluationProfile) -> list:
-    return [code for code in langs if code != profile.source_lang
-            and (has_split(code, "test", profile) or has_split(code, "dev", profile))]
+def test_split(code: str, profile):
+    """The split a language is scored on: test, or dev where there is no test (then a share of
+    train selects the recipe); None without either."""
+    return next((name for name in ("test", "dev") if has_split(code, name, profile)), None)
 
 
-def settings_list(langs, profile: EvaluationProfile) -> list:
-    """(protocol, language) of every classification setting the run's languages allow."""
-    found = [("zero-shot", "")] if zero_shot_targets(langs, profile) else []
-    return found + [("in-language", code) for code in langs if has_split(code, "train", profile)]
+def fine_tuning_langs(langs, profile) -> list:
+    """The languages fine-tuned on: the source language (in-language and zero-shot), and every
+    language of the run with a training set and something to test on."""
+    candidates = {profile.source_lang, *langs}
+    return sorted(code for code in candidates if code in config.catalog().languages
+                  and has_split(code, "train", profile) and test_split(code, profile))
 
 
-class EvaluateClassification(LanguageListTask):
-    stage = "eval_classification"
-    reads = (EvaluationProfile.without("mlm_lines"),)
-    model = luigi.ChoiceParameter(choices=MODELS, default="cino")
-    protocol = luigi.ChoiceParameter(choices=PROTOCOLS, default="zero-shot")
-    lang = luigi.Parameter(default="")   # in-language: the language fine-tuned and tested
+def setting_data(lang: str, langs, profile) -> tuple:
+    """(train, dev or None, {test name: data}) of fine-tuning on `lang`: its own test data, and on
+    the source language also every other language of the run (zero-shot)."""
+    split = lambda code, name: eval_split(code, name, profile)  # noqa: E731
+    targets = [code for code in langs if code != lang and test_split(code, profile)] \
+        if lang == profile.source_lang else []
+    tests = {f"{code}/{test_split(code, profile)}": split(code, test_split(code, profile)) for code in [lang, *targets]}
+    return split(lang, "train"), split(lang, "dev") if test_split(lang, profile) == "test" else None, tests
 
-    def scope(self):
-        return "-".join(filter(None, (list_scope(self.langs), self.model, self.protocol, self.lang)))
 
-    def requires(self):
-        return ExportHF(langs=self.langs, model=self.model)
+class _Setting(LanguageListTask):
+    """A task over one language's evaluation setting (`--lang`: the language fine-tuned on)."""
+    lang = luigi.Parameter()
 
-    def _languages(self) -> list:
+    def _profile(self):
         profile = self.read(EvaluationProfile)
-        return [profile.source_lang, *zero_shot_targets(self.langs, profile)] \
-            if self.protocol == "zero-shot" else [self.lang]
+        if self.lang not in fine_tuning_langs(self.langs, profile):
+            raise InputError("--lang", f"no '{profile.eval_set}' training and test data for {self.lang!r}",
+                             f"declare them under eval: in corpora_manifests/{self.lang}.yaml, or choose one of "
+                             f"{', '.join(fine_tuning_langs(self.langs, profile))}")
+        return profile
 
     def external_inputs(self):
-        return {"eval_sets": {code: eval_files(code) for code in self._languages()}}
-
-    def _data(self):
-        """(train, dev or None, {test name: data}) of this setting."""
         profile = self.read(EvaluationProfile)
-        if self.protocol == "zero-shot":
-            source = profile.source_lang
-            if source not in config.catalog().languages or not has_split(source, "train", profile):
-                raise InputError("[evaluation] source_lang",
-                                 f"no '{profile.eval_set}' training set for {source!r} in the manifests",
-                                 f"declare one under eval: in corpora_manifests/{source}.yaml or choose another source")
-            tests = {}
-            for code in zero_shot_targets(self.langs, profile):
-                name = "test" if has_split(code, "test", profile) else "dev"
-                tests[f"{code}/{name}"] = eval_split(code, name, profile)
-            return eval_split(source, "train", profile), eval_split(source, "dev", profile), tests
-        split = lambda name: eval_split(self.lang, name, profile)  # noqa: E731
-        if has_split(self.lang, "test", profile):
-            return split("train"), split("dev"), {f"{self.lang}/test": split("test")}
-        # No test split: test on dev, and let a tenth of train (not trained on) pick the epoch.
-        return split("train"), None, {f"{self.lang}/dev": split("dev")}
+        langs = [self.lang, *(self.langs if self.lang == profile.source_lang else ())]
+        return {"eval_sets": {code: eval_files(code) for code in sorted(set(langs))}}
+
+
+class EvaluateClassification(_Setting):
+    stage = "eval_classification"
+    version = 2   # 2: recipe chosen on selection data, early stopping, random-init control
+    reads = (EvaluationProfile.without("mlm_lines", "fasttext_lrs", "fasttext_epochs"),)
+    model = luigi.ChoiceParameter(choices=MODELS, default="cino")
+
+    def scope(self):
+        return f"{list_scope(self.langs)}-{self.model}-{self.lang}"
+
+    def requires(self):
+        return ExportHF(langs=self.langs, model="base" if self.model == "base" else "cino")
 
     def produce(self, tmp):
-        from eval.classify import evaluate
+        from eval.classify import evaluate, profile_settings
 
-        profile = self.read(EvaluationProfile)
-        train, dev, tests = self._data()
-        settings = profile.fine_tune(self.protocol)
-        steps = profile.seeds * settings.epochs * -(-len(train) // settings.batch_size)
-        with Progress(steps, f"{self.protocol} {self.lang or 'transfer'} ({self.model})", self.report,
-                      unit="step") as progress:
-            result = evaluate(self.input().path, train, dev, tests, profile.seeds, settings,
-                              profile.metric(self.protocol), tmp, progress)
+        profile = self._profile()
+        train, dev, tests = setting_data(self.lang, self.langs, profile)
+        chosen = profile_settings(profile)
+        with Progress(None, f"fine-tuning {self.model} on {self.lang}", self.report, unit="step") as progress:
+            result = evaluate(self.input().path, train, dev, tests, chosen["seeds"], chosen["base"], chosen["lrs"],
+                              chosen["batch_sizes"], profile.metric(self.lang == profile.source_lang), tmp,
+                              "random" if self.model == "random" else "pretrained", chosen["selection_percent"],
+                              progress)
         result["model"] = self.model   # not the path: outputs stay byte-identical across work dirs
         write_json(tmp / "metrics.json", result)
-        return {"protocol": self.protocol, "lang": self.lang, "model": self.model,
+        return {"lang": self.lang, "model": self.model, "recipe": result["recipe"],
                 "tests": {name: row["aggregate"] for name, row in result["tests"].items()}}
 
 
+class BaselineClassification(_Setting):
+    """The fastText baseline of one setting: trained on the same data, its learning rate and epochs
+    chosen on the same selection data, tested on the language's own test data."""
+    stage = "eval_baseline"
+    reads = (EvaluationProfile.only("source_lang", "eval_set", "seeds", "selection_percent", "fasttext_lrs",
+                                    "fasttext_epochs", "zero_shot_metric", "in_language_metric"),)
+
+    def scope(self):
+        return f"{list_scope(self.langs)}-{self.lang}"
+
+    def produce(self, tmp):
+        from eval.classify import check_labels, hold_out
+        from eval.fasttext_baseline import fasttext_baseline
+
+        profile = self._profile()
+        train, dev, tests = setting_data(self.lang, self.langs, profile)
+        own = {name: data for name, data in tests.items() if name.startswith(f"{self.lang}/")}
+        labels = check_labels(train, [d for d in (dev, *own.values()) if d is not None])
+        if dev is None:
+            train, dev = hold_out(train, profile.selection_percent)
+        self.report(10, f"fastText on {self.lang}")
+        result = {"fasttext": fasttext_baseline(train, dev, own, labels, profile.seeds, *profile.fasttext_grid(),
+                                                profile.metric(self.lang == profile.source_lang))}
+        write_json(tmp / "metrics.json", result)
+        return {"lang": self.lang, "recipe": result["fasttext"]["recipe"],
+                "tests": {name: row["aggregate"] for name, row in result["fasttext"]["tests"].items()}}
+
+
 class EvaluateMLM(LanguageListTask):
+    """Masked-LM loss per character on the test split of the run's languages and the kept ones."""
     stage = "eval_mlm"
-    reads = (EvaluationProfile.only("mlm_lines", "threads"),)
-    model = luigi.ChoiceParameter(choices=MODELS, default="cino")
+    version = 2   # 2: kept languages
+    reads = (EvaluationProfile.only("mlm_lines", "threads"), *KEEPING)
+    model = luigi.ChoiceParameter(choices=("base", "cino"), default="cino")
 
     def scope(self):
         return f"{list_scope(self.langs)}-{self.model}"
 
     def requires(self):
+        kept = kept_langs(self.langs, self.read(TrainSettings), self.read(EvaluationProfile))
         return {"model": ExportHF(langs=self.langs, model=self.model),
-                "splits": {code: Split(lang=code) for code in self.langs}}
+                "splits": {code: Split(lang=code) for code in sorted({*self.langs, *kept})}}
 
     def produce(self, tmp):
         from eval.mlm import mlm_loss
@@ -128,28 +163,34 @@ class EvaluateMLM(LanguageListTask):
 
         profile, result = self.read(EvaluationProfile), {}
         for i, (code, split) in enumerate(self.input()["splits"].items()):
-            self.report(int(100 * i / len(self.langs)), f"masked-LM loss on {code} ({self.model})")
+            self.report(int(100 * i / len(self.input()["splits"])), f"masked-LM loss on {code} ({self.model})")
             lines = read_lines([split_path(split.path, "test")])[:profile.mlm_lines]
             result[code] = mlm_loss(self.input()["model"].path, lines, threads=profile.threads)
         return {"model": self.model, "languages": result}
 
 
 class EvaluationReport(LanguageListTask):
-    """Both models on every setting and the masked-LM loss: evaluation.json and evaluation.md."""
+    """Every model and baseline on every setting and the masked-LM loss: evaluation.json and .md."""
     stage = "evaluation"
-    reads = (EvaluationProfile.only("seeds", "zero_shot_metric", "in_language_metric", "source_lang", "eval_set"),)
+    version = 2   # 2: baselines, random-init control, recipes, kept languages
+    reads = (EvaluationProfile.only("seeds", "zero_shot_metric", "in_language_metric", "source_lang", "eval_set"),
+             *KEEPING)
 
     def requires(self):
-        return {"classification": {f"{model}/{protocol}/{lang}": EvaluateClassification(
-                    langs=self.langs, model=model, protocol=protocol, lang=lang)
-                    for model in MODELS for protocol, lang in settings_list(self.langs, self.read(EvaluationProfile))},
-                "mlm": {model: EvaluateMLM(langs=self.langs, model=model) for model in MODELS}}
+        langs = fine_tuning_langs(self.langs, self.read(EvaluationProfile))
+        return {"classification": {f"{model}/{lang}": EvaluateClassification(langs=self.langs, model=model, lang=lang)
+                                   for model in MODELS for lang in langs},
+                "baselines": {lang: BaselineClassification(langs=self.langs, lang=lang) for lang in langs},
+                "mlm": {model: EvaluateMLM(langs=self.langs, model=model) for model in ("base", "cino")}}
 
     def produce(self, tmp):
         needs, profile = self.input(), self.read(EvaluationProfile)
-        metrics = {key: read_json(out.path / "metrics.json") for key, out in needs["classification"].items()}
-        results = evaluation_results(metrics, {m: out.stats()["languages"] for m, out in needs["mlm"].items()},
-                                            profile.seeds, {p: profile.metric(p) for p in PROTOCOLS})
+        results = evaluation_results(
+            {key: read_json(out.path / "metrics.json") for key, out in needs["classification"].items()},
+            {lang: read_json(out.path / "metrics.json") for lang, out in needs["baselines"].items()},
+            {model: out.stats()["languages"] for model, out in needs["mlm"].items()}, profile.seeds,
+            profile.source_lang, kept_langs(self.langs, self.read(TrainSettings), profile),
+            {"in_language": profile.in_language_metric, "zero_shot": profile.zero_shot_metric})
         write_json(tmp / "evaluation.json", results)
         with open_text(tmp / "evaluation.md", "w") as handle:
             handle.write(evaluation_markdown(results))

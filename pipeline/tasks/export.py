@@ -15,16 +15,16 @@ from common.jsonio import open_text
 from common.xlmr import MASK
 from corpus.report import corpus_summary_markdown, read_corpus_table
 from eval.tokenizer_report import vocabulary_markdown
-from training.model_card import model_card, parity_markdown
-from training.report import settings_markdown, training_markdown
-from pipeline.inputs import eval_files, language_texts
 from pipeline import config
+from pipeline.inputs import eval_files, language_texts
 from pipeline.tasks.base import LanguageListTask, list_scope
 from pipeline.tasks.corpus import Ingest, Split
 from pipeline.tasks.report import CorpusReport
 from pipeline.tasks.training import ContinuePretraining, SamplingPlan
 from pipeline.tasks.vocab import PruneVocabulary, base_model
 from training.hf_export import ParitySettings
+from training.model_card import model_card, parity_markdown
+from training.report import settings_markdown, training_markdown
 from vocab.codepoints import own_scripts
 from vocab.normalizer import script_rewrite
 

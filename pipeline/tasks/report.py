@@ -5,8 +5,8 @@ import logging
 
 from common.jsonio import open_text
 from common.progress import Progress
-from corpus import report as corpus_report
 from common.xlmr import SPM_FILE
+from corpus import report as corpus_report
 from corpus.manifest import parse_lang_list
 from corpus.normalize import Normalizer
 from pipeline import config
@@ -64,7 +64,11 @@ class TokenizerReport(LanguageListTask):
         return {"eval_sets": {code: eval_files(code) for code in self.report_langs()}}
 
     def produce(self, tmp):
-        from eval.tokenizer_report import tokenizer_markdown, tokenizer_report, tokenizer_rows
+        from eval.tokenizer_report import (
+            tokenizer_markdown,
+            tokenizer_report,
+            tokenizer_rows,
+        )
 
         needs, catalog = self.input(), config.catalog()
         models = {"base": needs["base"].spm, "merged": needs["merge"].path / SPM_FILE,

@@ -13,22 +13,22 @@ import luigi
 
 from common.atomic import output_lock
 from common.jsonio import write_json
-from training.report import sampling_text
+from common.xlmr import DICT_FILE, MODEL_FILE, SPM_FILE
+from corpus.split import split_path
+from eval.protocol import EvaluationProfile
 from pipeline import config
+from pipeline.inputs import training_langs
 from pipeline.params import LangListParameter
 from pipeline.tasks.base import LanguageListTask, StageTask, XlmrDir
 from pipeline.tasks.corpus import Split
 from pipeline.tasks.vocab import InitCheckpoint, PruneVocabulary
-from corpus.split import split_path
 from training import sampling
 from training.binarize import encode_file, preprocess
 from training.command import architecture, train_args
 from training.fairseq_run import tail, validation_history
 from training.launch import LaunchSettings, launch
 from training.profile import TrainSettings
-from eval.protocol import EvaluationProfile
-from pipeline.inputs import training_langs
-from common.xlmr import DICT_FILE, MODEL_FILE, SPM_FILE
+from training.report import sampling_text
 
 log = logging.getLogger("luigi-interface")
 LAST = "checkpoint_last.pt"

@@ -6,7 +6,7 @@ LANGS ?= bo,mn,ug
 # The demo writes where the README's commands read and write: luigi.cfg's [cino] work_dir (./work_dir),
 # or $CINO_WORK_DIR; a finished demo is a finished run for them.
 
-.PHONY: setup demo test bench
+.PHONY: setup demo test bench experiment
 
 setup: $(VENV)/.installed
 
@@ -21,6 +21,10 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# The CPU experiment (not part of make test; about 45 minutes on 2 cores): docs/EXPERIMENTS.md.
+experiment: setup
+	$(BIN)/python bench/experiment.py --profile small-cpu --langs $(LANGS)
 
 bench: setup
 	$(BIN)/python bench/corpus_throughput.py

@@ -37,6 +37,21 @@ def table(frame: pd.DataFrame, decimals: int = 4, index: bool = True) -> str:
     return "\n".join(lines)
 
 
+def markdown_page(title: str, sections: list, figures) -> str:
+    """A markdown report of `sections`, (markdown, [png bytes]) pairs, each plot written to the
+    directory `figures` and shown after its section's first heading."""
+    figures.mkdir(exist_ok=True)
+    parts = [f"# {title}\n"]
+    for number, (markdown, images) in enumerate(sections, 1):
+        heading, _, rest = markdown.partition("\n")
+        links = []
+        for index, png in enumerate(images, 1):
+            (figures / f"{number:02d}-{index}.png").write_bytes(png)
+            links.append(f"![{heading.strip('# ')}]({figures.name}/{number:02d}-{index}.png)\n")
+        parts.append(heading + "\n" + "".join(links) + rest)
+    return "\n".join(parts)
+
+
 def html_page(title: str, sections: list) -> str:
     """A self-contained HTML report (plots embedded, opens offline): `sections` are
     (markdown, [png bytes]) pairs, each plot shown after its section's first heading."""

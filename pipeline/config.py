@@ -7,10 +7,11 @@ luigi.cfg section holds which dataclasses' fields; a luigi.Config class per sect
 from them, so `[filters] min_chars = 8` in luigi.cfg and `--filters-min-chars 8` on the command
 line both work, and `settings(FilterSettings)` gives the plain value a task passes to plain code.
 
-Profiles. `[train]` and `[evaluation]` also take their values from the profile `[train] profile`
-names (`--train-profile cino-base`): its sections `[train.<name>]` and `[evaluation.<name>]` list
-only what differs from the defaults. What you set yourself wins over the profile: `[train] lr`
-in luigi.cfg or `--train-lr 1e-4`, `--evaluation-seeds 5` on the command line.
+Profiles. `[standin]`, `[train]` and `[evaluation]` also take their values from the profile
+`[train] profile` names (`--train-profile cino-base`): its sections `[train.<name>]`,
+`[evaluation.<name>]` and `[standin.<name>]` list only what differs from the defaults. What you
+set yourself wins over the profile: `[train] lr` in luigi.cfg or `--train-lr 1e-4`,
+`--evaluation-seeds 5` on the command line.
 `python -m pipeline.show_settings` prints every section, option, default and profile
 (docs/SETTINGS.md is that output; a test keeps it current).
 
@@ -83,7 +84,7 @@ SECTIONS = {
     "evaluation": (EvaluationProfile,),
     "export": (ParitySettings,),
 }
-PROFILED = (TrainSettings, EvaluationProfile)   # defaults < the profile's section < luigi.cfg / command line
+PROFILED = (StandInSettings, TrainSettings, EvaluationProfile)   # defaults < profile < luigi.cfg / command line
 _SECTION_OF = {dc: section for section, dataclasses in SECTIONS.items() for dc in dataclasses}
 _PARAMETERS = {int: luigi.IntParameter, float: luigi.FloatParameter, str: luigi.Parameter, bool: luigi.BoolParameter}
 _OPTIONAL = {int: luigi.OptionalIntParameter, float: luigi.OptionalFloatParameter, str: luigi.OptionalParameter,
@@ -236,9 +237,10 @@ def reference() -> str:
              "is launched, logged and validated), not the data or model a stage makes: changing it reuses",
              "finished outputs.", "",
              "**Profiles.** `[train] profile` (`--train-profile NAME`) chooses one; its sections",
-             "`[train.NAME]` and `[evaluation.NAME]` list only what differs from the defaults of `[train]`",
-             "and `[evaluation]`. What you set yourself wins over the profile: `[train] lr = ...` in",
-             "luigi.cfg, or `--train-lr 1e-4` / `--evaluation-seeds 5` on the command line.", ""]
+             "`[train.NAME]`, `[evaluation.NAME]` and `[standin.NAME]` list only what differs from the",
+             "defaults of `[train]`, `[evaluation]` and `[standin]`. What you set yourself wins over the",
+             "profile: `[train] lr = ...` in luigi.cfg, or `--train-lr 1e-4` / `--evaluation-seeds 5` on",
+             "the command line.", ""]
     for section, dataclasses in SECTIONS.items():
         default = "default (where the profile sets none)" if any(dc in PROFILED for dc in dataclasses) else "default"
         lines += [f"## [{section}]", "", f"| option | type | {default} | fingerprint | what it does | defined in |",

@@ -1,6 +1,6 @@
 """BuildCINO: the whole job for the chosen languages (`--lang bo,mn,ug` or `--lang all`)."""
 from common.jsonio import open_text
-from common.markdown import html_page
+from common.markdown import html_page, markdown_page
 from corpus import report as corpus_report
 from eval.report import evaluation_markdown, evaluation_plot
 from eval.tokenizer_report import tokenizers_plot, vocabulary_markdown
@@ -19,10 +19,11 @@ from training.report import sampling_plot, training_markdown, validation_plot
 
 
 class BuildCINO(StageTask):
-    """Everything, then report.md and report.html (plots embedded). The users' command line is
+    """Everything, then report.md (its plots in figures/) and report.html (plots embedded). The users' command line is
     `--lang bo,mn,ug`, hence the parameter's name; the code reads the list as `langs`, as every
     task over a language list calls it."""
     stage = "build"
+    version = 2   # 2: report.md's plots in figures/
     lang = LangListParameter(description="the languages to build: codes separated by commas, or all")
 
     @property
@@ -67,7 +68,7 @@ class BuildCINO(StageTask):
             (exports, []),
         ]
         with open_text(tmp / "report.md", "w") as handle:
-            handle.write(f"# CINO build: {', '.join(self.langs)}\n\n" + "\n".join(markdown for markdown, _ in sections))
+            handle.write(markdown_page(f"CINO build: {', '.join(self.langs)}", sections, tmp / "figures"))
         with open_text(tmp / "report.html", "w") as handle:
             handle.write(html_page(f"CINO build: {', '.join(self.langs)}", sections))
         return {"languages": list(self.langs), **{f"{name}_dir": relative(out) for name, out in needs.items()}}

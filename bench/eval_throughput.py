@@ -4,11 +4,11 @@
 
 DIR: an exported Hugging Face model (default: the newest `export_hf/*` under CINO_WORK_DIR or
 ./work_dir, i.e. after `make demo`). On the language's SIB-200 training set:
-- fine-tuning: eval.classify.fine_tune, one seed (tokenizing, training with AdamW, scoring the
-  selection set after each epoch, predicting the test set at the best epoch), examples/s of
-  the training set per epoch;
-- its floor: a bare forward and backward pass over the same batches (no optimizer, no
-  scoring);
+- fine-tuning: eval.classify.fine_tune, one seed (training with AdamW over the embedding rows
+  the texts use, scoring the selection set after each epoch, predicting the test set at the
+  best epoch), examples/s of the training set per epoch;
+- its floor: a bare forward and backward pass of the same model over the same batches (no
+  optimizer, no scoring);
 - inference: eval.classify.predict on the training set, beside a bare forward pass under
   no_grad over the same batches.
 Prints examples/s and the ratio to the floor.
@@ -43,6 +43,7 @@ def main() -> None:
         FineTuneSettings,
         _batches,
         check_labels,
+        encode_setting,
         fine_tune,
         hold_out,
         predict,
@@ -60,37 +61,37 @@ def main() -> None:
     data = read_labelled(SIB / args.lang / "train.tsv")
     labels = check_labels(data, [])
     train, select = hold_out(data)
-    settings = FineTuneSettings(lr=1e-3, batch_size=args.batch_size, epochs=args.epochs, max_length=128,
-                                threads=args.threads)
+    settings = FineTuneSettings(lr=1e-3, batch_size=args.batch_size, max_epochs=args.epochs, patience=args.epochs,
+                                max_length=128, threads=args.threads)
     classifier = Classifier(model_dir)
+    setting = encode_setting(classifier, train, select, {"select": select}, labels, settings.max_length)
     torch.set_num_threads(args.threads)
 
     started = time.perf_counter()
-    fine_tune(classifier, train, select, {"select": select}, labels, settings, 1, "macro_f1")
+    fine_tune(classifier, setting, select, labels, settings, 1, "macro_f1")
     tuned = len(train) * args.epochs / (time.perf_counter() - started)
 
-    ids = classifier.encode(train.texts, settings.max_length)
-    gold = [labels.index(label) for label in train.labels]
-    model = classifier.new_model(labels)
+    model = classifier.new_model(labels, setting.rows)
     model.train()
     started = time.perf_counter()
     for _ in range(args.epochs):
-        for tokens, mask, target in _batches(ids, gold, args.batch_size, list(range(len(ids)))):
+        for tokens, mask, target in _batches(setting.train, setting.train_y, args.batch_size,
+                                             list(range(len(setting.train)))):
             model(input_ids=tokens, attention_mask=mask, labels=target).loss.backward()
     floor = len(train) * args.epochs / (time.perf_counter() - started)
 
     started = time.perf_counter()
-    predict(model, ids, 64)
-    inferred = len(ids) / (time.perf_counter() - started)
+    predict(model, setting.train, 64)
+    inferred = len(setting.train) / (time.perf_counter() - started)
     model.eval()
     started = time.perf_counter()
     with torch.no_grad():
-        for tokens, mask, _ in _batches(ids, None, 64, list(range(len(ids)))):
+        for tokens, mask, _ in _batches(setting.train, None, 64, list(range(len(setting.train)))):
             model(input_ids=tokens, attention_mask=mask)
-    bare = len(ids) / (time.perf_counter() - started)
+    bare = len(setting.train) / (time.perf_counter() - started)
 
     print(f"model {model_dir}, {len(train)} training examples ({args.lang}), batch {args.batch_size}, "
-          f"{args.threads} threads")
+          f"{args.threads} threads, {len(setting.rows)} embedding rows of {classifier.config.vocab_size}")
     print_table(["stage", "examples/s", "floor examples/s", "vs floor"], [
         ["fine-tuning (per epoch)", f"{tuned:.1f}", f"{floor:.1f}", f"{tuned / floor:.3f}"],
         ["inference", f"{inferred:.1f}", f"{bare:.1f}", f"{inferred / bare:.3f}"]])

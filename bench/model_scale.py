@@ -68,23 +68,25 @@ FLOOR_EXPORT = ("import sys, torch; from safetensors.torch import save_file; "
                 f"save_file({{k: v.contiguous() for k, v in m.items() if k != {LM_WEIGHT!r}}}, sys.argv[2])")
 FLOOR_STEP = """
 import sys, torch
-from eval.classify import Classifier, _batches
-from eval.datasets import read_labelled
+from eval.classify import Classifier, _batches, encode_setting
+from eval.datasets import Labelled, read_labelled
 torch.manual_seed(1); torch.set_num_threads(2)
 data = read_labelled(sys.argv[2]); labels = sorted(set(data.labels))
-classifier = Classifier(sys.argv[1]); model = classifier.new_model(labels); model.train()
-ids = classifier.encode(data.texts[:16], 128); gold = [labels.index(l) for l in data.labels[:16]]
-for tokens, mask, target in _batches(ids, gold, 16, list(range(16))):
+part = Labelled(data.path, data.texts[:16], data.labels[:16])
+classifier = Classifier(sys.argv[1]); setting = encode_setting(classifier, part, part, {}, labels, 128)
+model = classifier.new_model(labels, setting.rows); model.train()
+for tokens, mask, target in _batches(setting.train, setting.train_y, 16, list(range(16))):
     model(input_ids=tokens, attention_mask=mask, labels=target).loss.backward()
 """
 STEP = """
 import sys
-from eval.classify import Classifier, FineTuneSettings, fine_tune
+from eval.classify import Classifier, FineTuneSettings, encode_setting, fine_tune
 from eval.datasets import Labelled, read_labelled
 data = read_labelled(sys.argv[2]); labels = sorted(set(data.labels))
 part = Labelled(data.path, data.texts[:16], data.labels[:16])
-fine_tune(Classifier(sys.argv[1]), part, part, {}, labels, FineTuneSettings(lr=1e-5, batch_size=16, epochs=1,
-          max_length=128, threads=2), 1, "macro_f1")
+classifier = Classifier(sys.argv[1])
+fine_tune(classifier, encode_setting(classifier, part, part, {}, labels, 128), part, labels,
+          FineTuneSettings(lr=1e-5, batch_size=16, max_epochs=1, max_length=128, threads=2), 1, "macro_f1")
 """
 
 

@@ -24,7 +24,7 @@ class Cleaner:
         self.changed = 0   # lines the normalisation changed (after markup stripping)
 
     def __call__(self, ref: str, raw: str):
-        stripped = strip_markup(raw, self.markup[ref.rsplit(":", 1)[0]])
+        stripped = strip_markup(raw, self.markup[ref.split(":", 1)[0]])
         text = self.normalize(stripped)
         self.changed += text != stripped.strip()
         seq = units(text)

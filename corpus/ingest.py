@@ -2,21 +2,19 @@
 
 Sources are local paths (under data_root) or URLs downloaded once into a cache, with a
 mirror directory searched first for air-gapped clusters. Every source is read once as
-bytes: the sha256 is computed on the fly, UTF-8 is decoded strictly, and lines are cut
-into shards of about `shard_bytes` so later stages run per (language, shard) in parallel.
-Shard lines are `ref<TAB>text`, ref being `source_id:line_number` (provenance for every
-later rejection). BOM and CRLF line ends are removed and counted; NUL bytes, invalid
-UTF-8 beyond the source's `max_invalid_lines`, a sha256 mismatch, a truncated gzip and
+bytes where it can be (the sha256 computed on the fly; a Parquet file, read by row group, is
+hashed in a pass of its own), decompressed and parsed by its format (corpus/formats.py), and
+its lines are cut into shards of about `shard_bytes` so later stages run per (language,
+shard) in parallel. Shard lines are `ref<TAB>text`, ref naming the source and the line (or
+the document and its line: provenance for every later rejection). In text and JSON-lines
+sources, BOM and CRLF line ends are removed and counted; NUL bytes, invalid UTF-8 beyond the
+source's `max_invalid_lines`, a sha256 mismatch, a truncated or corrupt compressed stream and
 an empty source are errors.
 """
-import gzip
-import hashlib
-import json
 import os
 import shutil
 import urllib.parse
 import urllib.request
-import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,73 +23,21 @@ from common.errors import InputError
 from common.fingerprint import sha256_file
 from common.jsonio import open_text
 from common.settings import Settings, setting
+from corpus import formats
+from corpus.formats import DAMAGED, HashingReader, Item
 from corpus.lines import REJECTED_FILE, Ledger, RejectionLog, totals
-
-BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
 class IngestSettings(Settings):
     shard_mb: float = setting(64.0, "MB of UTF-8 text per shard; later stages run once per (language, shard)")
     max_line_kb: int = setting(1024, "longer lines are rejected (line_too_long): memory stays bounded")
-    max_gzip_ratio: float = setting(100.0, "a .gz source that expands more (and past 64 MB) is refused (gzip bomb)")
+    max_gzip_ratio: float = setting(100.0, "a compressed source (gzip, zstd, bzip2, xz) that expands more (and past "
+                                           "64 MB) is refused (a decompression bomb)")
 
     @property
     def shard_bytes(self) -> int:
         return int(self.shard_mb * 2**20)
-
-
-class _ExpansionGuard:
-    """A gzip stream that refuses to expand more than `ratio` times its compressed bytes (past
-    64 MB): a small file that decompresses to gigabytes is refused while it is being read."""
-
-    def __init__(self, stream, compressed: "_HashingReader", ratio: float, path):
-        self.stream, self.compressed, self.ratio, self.path, self.expanded = stream, compressed, ratio, path, 0
-
-    def readline(self, size=-1):
-        data = self.stream.readline(size)
-        self.expanded += len(data)
-        if self.expanded > max(64 << 20, self.ratio * max(self.compressed.bytes, 1)):
-            raise InputError(self.path, f"gzip data expands more than {self.ratio:g} times ({self.expanded} bytes "
-                                        f"from {self.compressed.bytes}): a gzip bomb or a damaged file",
-                             "check the file; if it is real, raise [ingest] max_gzip_ratio")
-        return data
-
-
-def _limited_lines(stream, limit: int):
-    """(line, length in bytes) of a binary stream, each line cut to `limit` bytes: a 50 MB line
-    (or a newline-free gzip bomb) never sits in memory whole."""
-    while True:
-        line = stream.readline(limit + 1)
-        if not line:
-            return
-        length = len(line)
-        if length > limit and not line.endswith(b"\n"):
-            while True:   # skip the rest of the line, a block at a time
-                rest = stream.readline(1 << 20)
-                length += len(rest)
-                if not rest or rest.endswith(b"\n"):
-                    break
-        yield line, length
-
-
-class _HashingReader:
-    """File wrapper that feeds every byte read into a sha256 (one pass for hash and text)."""
-
-    def __init__(self, raw):
-        self.raw, self.digest, self.bytes = raw, hashlib.sha256(), 0
-
-    def read(self, size=-1):
-        data = self.raw.read(size)
-        self.digest.update(data)
-        self.bytes += len(data)
-        return data
-
-    def readline(self, size=-1):
-        data = self.raw.readline(size)
-        self.digest.update(data)
-        self.bytes += len(data)
-        return data
 
 
 def resolve_source(source, manifest: str, data_root, mirror_dir, cache_dir) -> Path:
@@ -140,35 +86,6 @@ def resolve_source(source, manifest: str, data_root, mirror_dir, cache_dir) -> P
     return cached
 
 
-def _count_invalid(raw: bytes) -> int:
-    count, pos = 0, 0
-    while True:
-        try:
-            raw[pos:].decode("utf-8")
-            return count
-        except UnicodeDecodeError as exc:
-            count += 1
-            pos += exc.end
-
-
-def _records(raw_line: bytes, source, where: str):
-    """Text segments of one decoded line: the line itself, or a JSON record's text field."""
-    text = raw_line.decode("utf-8")
-    if source.format == "txt":
-        return [text]
-    if not text.strip():
-        return [""]
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(where, f"invalid JSON ({exc.msg} at column {exc.colno})", "fix the JSON Lines file: one object per line")
-    value = record.get(source.text_field) if isinstance(record, dict) else None
-    if not isinstance(value, str):
-        raise InputError(where, f"no string field '{source.text_field}' in the JSON record",
-                         f"set 'text_field' for source '{source.id}' to the field holding the text")
-    return value.split("\n")
-
-
 class ShardWriter:
     """Writes `ref<TAB>text` lines into shard-00000.tsv, shard-00001.tsv, ... of about shard_bytes each."""
 
@@ -196,45 +113,10 @@ class ShardWriter:
             self._handle = None
 
 
-def _numbered_lines(reader: _HashingReader, path: Path, settings: IngestSettings):
-    """(line number, raw bytes, length in bytes) of a source, gunzipped under the bomb guard
-    when it ends in .gz; a damaged gzip is one InputError naming the line it stopped after."""
-    gz = str(path).endswith(".gz")
-    stream = _ExpansionGuard(gzip.GzipFile(fileobj=reader), reader, settings.max_gzip_ratio, path) if gz else reader
-    line_no = 0
-    try:
-        for raw_line, length in _limited_lines(stream, settings.max_line_kb << 10):
-            line_no += 1
-            yield line_no, raw_line, length
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise InputError(path, f"truncated or corrupt gzip after line {line_no} ({exc})",
-                         "download or compress the file again")
-
-
-def _line_bytes(raw_line: bytes, line_no: int, where: str, facts: Counter) -> bytes:
-    """A line without its line end (CRLF counted) and, on line 1, without a UTF-8 BOM (counted);
-    UTF-16 and NUL bytes (binary data) are errors."""
-    raw_line = raw_line.rstrip(b"\n")
-    if raw_line.endswith(b"\r"):
-        raw_line = raw_line[:-1]
-        facts["crlf_lines"] += 1
-    if line_no == 1:
-        if raw_line.startswith((b"\xff\xfe", b"\xfe\xff")):
-            raise InputError(where, "UTF-16 byte order mark", "convert the file to UTF-8 (iconv -f UTF-16 -t UTF-8)")
-        if raw_line.startswith(BOM):
-            raw_line = raw_line[len(BOM):]
-            facts["bom"] = 1
-    if b"\x00" in raw_line:
-        column = raw_line.index(b"\x00") + 1
-        raise InputError(where, f"NUL byte at column {column} (binary or UTF-16/32 data)",
-                         "convert the file to UTF-8 text, or remove it from the manifest")
-    return raw_line
-
-
 def _invalid_utf8(raw_line: bytes, exc: UnicodeDecodeError, source, manifest: str, where: str, facts: Counter) -> int:
     """Count a line with invalid UTF-8 (its bad sequences are returned); past the source's
     `max_invalid_lines` it is an error."""
-    bad = _count_invalid(raw_line)
+    bad = formats.count_invalid(raw_line)
     facts["invalid_sequences"] += bad
     facts["invalid_lines"] += 1
     if facts["invalid_lines"] > source.max_invalid_lines:
@@ -245,42 +127,65 @@ def _invalid_utf8(raw_line: bytes, exc: UnicodeDecodeError, source, manifest: st
     return bad
 
 
+def _line_items(stream, path, source, manifest: str, settings: IngestSettings, facts: Counter):
+    """The items of a text or JSON-lines source, line by line."""
+    limit = settings.max_line_kb << 10
+    for line_no, (raw_line, length) in enumerate(formats.limited_lines(stream, limit), 1):
+        ref, where = f"{source.id}:{line_no}", f"{path}:{line_no}"
+        if length > limit:
+            yield Item(ref, raw_line[:200].decode("utf-8", "replace"), "line_too_long",
+                       f"{length} bytes (limit [ingest] max_line_kb = {settings.max_line_kb})")
+            continue
+        raw_line = formats.line_bytes(raw_line, line_no, where, facts)
+        try:
+            yield from ([Item(ref, raw_line.decode("utf-8"))] if source.format == "txt"
+                        else formats.json_items(raw_line, line_no, source, where, limit))
+        except UnicodeDecodeError as exc:
+            bad = _invalid_utf8(raw_line, exc, source, manifest, where, facts)
+            yield Item(ref, raw_line.decode("utf-8", "backslashreplace"), "invalid_utf8", f"{bad} invalid sequence(s)")
+
+
+def _items(reader: HashingReader, path, source, manifest: str, settings: IngestSettings, facts: Counter):
+    """The items of a streamed source (every format but Parquet), decompressed by its extension."""
+    kind = formats.compression(path) or "text"
+    stream = formats.decompressed(reader, path, settings.max_gzip_ratio)
+    items = formats.mediawiki_items(stream, path, source, settings.max_line_kb << 10, facts) \
+        if source.format == "mediawiki" else _line_items(stream, path, source, manifest, settings, facts)
+    count = 0
+    try:
+        for count, item in enumerate(items, 1):
+            yield item
+    except DAMAGED as exc:
+        raise formats.damaged(path, kind, f"after item {count}", exc)
+
+
 def read_source(path: Path, source, manifest: str, writer: ShardWriter, ledger: Ledger, settings: IngestSettings,
                 progress=None) -> dict:
     """Stream one source into the shard writer, counting into `ledger`; returns what is not a
-    line count (bytes, sha256, invalid sequences, BOM and CRLF tallies)."""
+    line count (bytes, sha256, invalid sequences, BOM and CRLF tallies, pages read and skipped)."""
     facts = Counter()
     with open(path, "rb") as raw:
-        reader = _HashingReader(raw)
-        for line_no, raw_line, length in _numbered_lines(reader, path, settings):
-            ref, where = f"{source.id}:{line_no}", f"{path}:{line_no}"
-            if length > settings.max_line_kb << 10:
-                ledger.reject(ref, raw_line[:200].decode("utf-8", "replace"), "line_too_long",
-                              f"{length} bytes (limit [ingest] max_line_kb = {settings.max_line_kb})")
-                continue
-            raw_line = _line_bytes(raw_line, line_no, where, facts)
-            try:
-                segments = _records(raw_line, source, where)
-            except UnicodeDecodeError as exc:
-                bad = _invalid_utf8(raw_line, exc, source, manifest, where, facts)
-                ledger.reject(ref, raw_line.decode("utf-8", "backslashreplace"), "invalid_utf8",
-                              f"{bad} invalid sequence(s)")
-                continue
-            for text in segments:
-                if text.strip():
-                    ledger.keep(text)
-                    writer.write(ref, text)
-                else:
-                    ledger.reject(ref, text, "empty")
+        reader = HashingReader(raw)
+        items = formats.parquet_items(path, source, settings.max_line_kb << 10) if source.format == "parquet" \
+            else _items(reader, path, source, manifest, settings, facts)
+        for item in items:
+            if item.reason:
+                ledger.reject(item.ref, item.text, item.reason, item.detail)
+            elif item.text.strip():
+                ledger.keep(item.text)
+                writer.write(item.ref, item.text)
+            else:
+                ledger.reject(item.ref, item.text, "empty")
             if progress:
                 progress.update(1)
-    actual = reader.digest.hexdigest()
+    actual, size = (sha256_file(path), Path(path).stat().st_size) if source.format == "parquet" \
+        else (reader.digest.hexdigest(), reader.bytes)
     if actual != source.sha256:
         raise InputError(path, f"sha256 mismatch: expected {source.sha256}, actual {actual}",
                          f"restore the original file, or update sha256 of source '{source.id}' in {manifest} if the change is intended")
     if ledger.lines_in == 0:
         raise InputError(path, "empty source (no lines)", f"fix the file or remove source '{source.id}' from {manifest}")
-    return {"bytes": reader.bytes, "sha256": actual, "bom": 0, "crlf_lines": 0, "invalid_lines": 0,
+    return {"bytes": size, "sha256": actual, "bom": 0, "crlf_lines": 0, "invalid_lines": 0,
             "invalid_sequences": 0, **facts}
 
 

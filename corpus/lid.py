@@ -212,10 +212,17 @@ def evaluate_texts(identifier: "LanguageIdentifier", texts: dict, thresholds: di
 
 
 def identify_shard(in_path, out_dir, lang, table, identifier, progress=None, batch: int = 2048) -> dict:
-    """out_dir/kept.tsv: the lines of `lang`; the rest in rejected.tsv with reason, label and probability."""
+    """out_dir/kept.tsv: the lines of `lang`; the rest in rejected.tsv with reason, label and probability.
+    A line written mostly in its script's legacy encoding (Private Use Area glyph codes) is
+    `legacy_encoding`; kept lines with some of them are counted (`lines_with_legacy_characters`)."""
     rejected_labels = Counter()
+    legacy = table.legacy(lang.script)
+    legacy_lines = 0
 
-    def script_layer(seq: list):
+    def script_layer(text: str, seq: list):
+        codes = legacy.count(text) if legacy else 0
+        if codes and codes >= sum(map(str.isalpha, text)):
+            return Reject("legacy_encoding", f"{codes} {legacy.name} code points (Private Use Area)")
         share, letters = table.share_of_lettered(seq, lang.script)
         if letters == 0:
             return Reject("no_letters")
@@ -225,6 +232,7 @@ def identify_shard(in_path, out_dir, lang, table, identifier, progress=None, bat
         return None
 
     def classify(pending, ledger, out):
+        nonlocal legacy_lines
         for (ref, text, _), (label, prob) in zip(pending, identifier.predict_views([v for _, _, v in pending])):
             if label != lang.code:
                 rejected_labels[label] += 1
@@ -234,13 +242,14 @@ def identify_shard(in_path, out_dir, lang, table, identifier, progress=None, bat
             else:
                 ledger.keep(text)
                 write_pair(out, ref, text)
+                legacy_lines += bool(legacy and legacy.count(text))
         pending.clear()
 
     with open_text(out_dir / KEPT_FILE, "w") as out, RejectionLog(out_dir / REJECTED_FILE) as rejections:
         ledger, pending = Ledger(rejections), []
         for ref, text in read_shard(in_path):
             seq = lid_units(text)
-            rejection = script_layer(seq)
+            rejection = script_layer(text, seq)
             if rejection:
                 ledger.reject(ref, text, rejection.reason, rejection.detail)
             else:
@@ -250,4 +259,5 @@ def identify_shard(in_path, out_dir, lang, table, identifier, progress=None, bat
             if progress:
                 progress.update(1)
         classify(pending, ledger, out)
-    return {**ledger.as_stats(), "rejected_labels": dict(sorted(rejected_labels.items()))}
+    return {**ledger.as_stats(), "rejected_labels": dict(sorted(rejected_labels.items())),
+            "lines_with_legacy_characters": legacy_lines}

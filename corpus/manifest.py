@@ -15,12 +15,13 @@ import yaml
 
 from common.errors import InputError
 from corpus.filters import FilterSettings
+from corpus.formats import COMPRESSIONS, FORMATS, compression
 from corpus.normalize import STEPS
 
 SCRIPTS_FILE = "scripts.yaml"
 CODE_RE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]+)?$")
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
-FORMATS = ("txt", "jsonl")
+SOURCE_ID_RE = re.compile(r"^[A-Za-z0-9_.-]+$")   # refs are `source:line`
 MARKUP = ("wiki", "html", "gettext")
 
 
@@ -36,6 +37,8 @@ class Script:
     own_tokenizer: bool
     vocab_size: int
     add_base_encodable_pieces: bool   # opt-in: new pieces may consist of characters the base encodes
+    legacy_name: str = ""    # a pre-Unicode encoding of the script in the Private Use Area (Menksoft)
+    legacy_ranges: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class Source:
     license: str
     origin: str
     max_invalid_lines: int
+    id_field: Optional[str] = None   # jsonl, parquet: the field naming a document in refs (default: its row)
+    keep_rows: tuple = ()            # jsonl, parquet: ((field, (accepted values) or {"min"/"max": number}), ...)
 
 
 @dataclass(frozen=True)
@@ -162,7 +167,8 @@ def load_scripts(path: Path) -> dict:
     scripts = {}
     for code in top.doc:
         entry = top.sub(code)
-        entry.reject_unknown(["name", "ranges", "normalization", "keep_format", "shingle", "borrowed", "tokenizer"])
+        entry.reject_unknown(["name", "ranges", "normalization", "keep_format", "shingle", "borrowed", "tokenizer",
+                              "legacy"])
         steps = tuple(entry.get("normalization", list, []))
         for step in steps:
             if step not in STEPS:
@@ -184,12 +190,25 @@ def load_scripts(path: Path) -> dict:
             own_tokenizer=tokenizer.get("own_model", bool, False),
             vocab_size=tokenizer.get("vocab_size", int, 16000),
             add_base_encodable_pieces=tokenizer.get("add_base_encodable_pieces", bool, False),
+            **_legacy(entry.sub("legacy")),
         )
     return scripts
 
 
+def _legacy(entry: _Fields) -> dict:
+    """`legacy: {name, ranges}` of a script: the Private Use Area codes of a pre-Unicode encoding."""
+    entry.reject_unknown(["name", "ranges"])
+    if not entry.doc:
+        return {}
+    ranges = _parse_ranges(entry.get("ranges", list, required=True), entry._at("ranges"))
+    if any(not 0xE000 <= lo <= hi <= 0xF8FF for lo, hi in ranges):
+        raise InputError(entry._at("ranges"), "legacy encodings are recognised in the Private Use Area only",
+                         "give ranges within E000-F8FF")
+    return {"legacy_name": entry.get("name", str, required=True), "legacy_ranges": ranges}
+
+
 def _load_source(entry: _Fields) -> Source:
-    entry.reject_unknown(["id", "path", "url", "sha256", "format", "text_field", "markup",
+    entry.reject_unknown(["id", "path", "url", "sha256", "format", "text_field", "id_field", "keep_rows", "markup",
                           "license", "origin", "max_invalid_lines"])
     path, url = entry.get("path", str), entry.get("url", str)
     if bool(path) == bool(url):
@@ -200,7 +219,17 @@ def _load_source(entry: _Fields) -> Source:
         raise InputError(entry._at("sha256"), f"not a sha256 hex digest: {sha!r}", "run `sha256sum FILE` and paste the 64 hex digits")
     fmt = entry.get("format", str, "txt")
     if fmt not in FORMATS:
-        raise InputError(entry._at("format"), f"unknown format {fmt!r}", f"use one of: {', '.join(FORMATS)} (gzip is detected from .gz)")
+        raise InputError(entry._at("format"), f"unknown format {fmt!r}",
+                         f"use one of: {', '.join(FORMATS)} (compression is known by the extension: "
+                         f"{', '.join(COMPRESSIONS)})")
+    if fmt == "parquet" and compression(path or url):
+        raise InputError(entry._at("path"), "a Parquet file inside a compressed file cannot be read by row group",
+                         "decompress it: Parquet compresses its columns itself")
+    if fmt not in ("jsonl", "parquet"):
+        for name in ("id_field", "keep_rows", "text_field"):
+            if name in entry.doc:
+                raise InputError(entry._at(name), f"'{name}' names fields of records, and format {fmt!r} has none",
+                                 "use it with format: jsonl or parquet, or remove it")
     markup = tuple(entry.get("markup", list, []))
     for kind in markup:
         if kind not in MARKUP:
@@ -208,12 +237,30 @@ def _load_source(entry: _Fields) -> Source:
     max_invalid = entry.get("max_invalid_lines", int, 0)
     if max_invalid < 0:
         raise InputError(entry._at("max_invalid_lines"), "must not be negative", "use 0 to refuse any invalid UTF-8")
+    source_id = entry.get("id", str, required=True)
+    if not SOURCE_ID_RE.match(source_id):
+        raise InputError(entry._at("id"), f"bad source id {source_id!r}", "use letters, digits, '_', '.' and '-' only")
     return Source(
-        id=entry.get("id", str, required=True), path=path, url=url, sha256=sha, format=fmt,
+        id=source_id, path=path, url=url, sha256=sha, format=fmt,
         text_field=entry.get("text_field", str, "text"), markup=markup,
         license=entry.get("license", str, required=True), origin=entry.get("origin", str, required=True),
-        max_invalid_lines=max_invalid,
+        max_invalid_lines=max_invalid, id_field=entry.get("id_field", str), keep_rows=_keep_rows(entry.sub("keep_rows")),
     )
+
+
+def _keep_rows(entry: _Fields) -> tuple:
+    """`keep_rows:` {field: [accepted values] | {min: x, max: y}} as ((field, rule), ...)."""
+    rules = []
+    for name, rule in entry.doc.items():
+        if isinstance(rule, list) and rule:
+            rules.append((str(name), tuple(rule)))
+        elif isinstance(rule, dict) and rule and set(rule) <= {"min", "max"} \
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in rule.values()):
+            rules.append((str(name), dict(rule)))
+        else:
+            raise InputError(entry._at(str(name)), f"expected a list of accepted values or {{min: x, max: y}}, "
+                                                   f"got {rule!r}", "e.g. language: [bod_Tibt] or language_score: {min: 0.8}")
+    return tuple(rules)
 
 
 def _load_eval_set(entry: _Fields) -> dict:

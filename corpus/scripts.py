@@ -8,6 +8,7 @@ Two measures, both over a line's units (common.units.units):
   text lower it.
 """
 import bisect
+import re
 import sys
 import unicodedata
 from collections import Counter
@@ -35,14 +36,32 @@ class _Memo(dict):
         return value
 
 
+class LegacyEncoding:
+    """A script's pre-Unicode encoding in the Private Use Area (Menksoft for Mongolian): its name
+    and how many of its codes a text holds."""
+
+    def __init__(self, name: str, ranges):
+        self.name = name
+        self._codes = re.compile("[" + "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in ranges) + "]")
+
+    def count(self, text: str) -> int:
+        return len(self._codes.findall(text))
+
+
 class ScriptTable:
     def __init__(self, scripts: dict):
+        self._legacy = {code: LegacyEncoding(s.legacy_name, s.legacy_ranges)
+                        for code, s in scripts.items() if s.legacy_ranges}
         spans = sorted((lo, hi, code) for code, script in scripts.items() for lo, hi in script.ranges)
         self._starts = [lo for lo, _, _ in spans]
         self._spans = spans
         self._scripts = _Memo(self._find_script, sys.maxunicode + 1)
         self._letters = _Memo(self._find_letter_script, sys.maxunicode + 1)
         self._units = _Memo(self._find_unit_script, UNIT_MEMO, UNIT_MEMO_CHARS)
+
+    def legacy(self, code: str):
+        """The legacy encoding of script `code`, or None."""
+        return self._legacy.get(code)
 
     def _find_script(self, ch: str):
         i = bisect.bisect_right(self._starts, ord(ch)) - 1

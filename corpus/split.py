@@ -1,7 +1,10 @@
-"""Deterministic train/valid/test assignment by a hash of the line itself.
+"""Deterministic train/valid/test assignment by a hash of the line itself, or of its document.
 
 The split of a line depends on nothing but its text (and a fixed salt), so adding data
 never moves a line that was already assigned, and the same line never lands in two splits.
+A line of a document (a JSON-lines record, a Parquet row, a wiki page: its ref is
+`source:document.line`) goes where its document goes, decided by the document's id, so no
+document is split between training and test data.
 """
 import hashlib
 from contextlib import ExitStack
@@ -31,6 +34,12 @@ class SplitSettings(Settings):
     salt: str = setting("cino-split-v1", "key of the line hash that assigns splits")
 
 
+def split_key(ref: str, text: str) -> str:
+    """What decides a line's split: its document (refs `source:document.line`), else its text."""
+    source, _, rest = ref.partition(":")
+    return f"{source}:{rest.rsplit('.', 1)[0]}" if "." in rest else text
+
+
 def assign(text: str, settings: SplitSettings) -> str:
     digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8, key=settings.salt.encode("utf-8")).digest()
     point = int.from_bytes(digest, "big") % 1_000_000 / 10_000  # percent, 0.0001 resolution
@@ -51,7 +60,7 @@ def split_language(shard_paths, out_dir, settings: SplitSettings, progress=None)
         handles = {s: stack.enter_context(open_text(split_path(out_dir, s), "w")) for s in SPLITS}
         refs = {s: stack.enter_context(open_text(refs_path(out_dir, s), "w")) for s in SPLITS}
         for ref, text in read_shards(shard_paths):
-            split = assign(text, settings)
+            split = assign(split_key(ref, text), settings)
             handles[split].write(text + "\n")
             refs[split].write(ref + "\n")
             splits[split]["lines"] += 1

@@ -8,7 +8,7 @@ import pytest
 from common.errors import InputError
 from common.fingerprint import sha256_file
 from common.jsonio import open_text
-from corpus import ingest as ingest_module
+from corpus.formats import HashingReader
 from corpus.ingest import IngestSettings, ingest_language, resolve_source
 from corpus.manifest import Language, Source
 from tests.helpers import DATA_ROOT, REPO
@@ -76,7 +76,7 @@ def test_gzip_and_jsonl(tmp_path):
     result, out = ingest(tmp_path, source(gz), source(jsonl, id="docs", format="jsonl", text_field="body"))
     assert result["stats"]["sources"]["maqal"]["lines_kept"] == 50
     assert result["stats"]["sources"]["docs"]["lines_kept"] == 20
-    assert shard_lines(out)[50] == "docs:1\t" + lines[0].decode()
+    assert shard_lines(out)[50] == "docs:1.1\t" + lines[0].decode()   # document 1 (its line number), its line 1
 
 
 def test_bom_and_crlf_are_removed_and_counted(tmp_path):
@@ -214,7 +214,7 @@ def test_a_source_that_changes_while_it_is_read_is_refused(tmp_path):
     path = write(tmp_path, "growing.txt", UG.read_bytes())
     src = source(path)
 
-    def append_while_reading(original=ingest_module._HashingReader.readline):
+    def append_while_reading(original=HashingReader.readline):
         def readline(self, size=-1):
             data = original(self, size)
             if self.bytes > 1000 and not getattr(self, "appended", False):
@@ -225,6 +225,6 @@ def test_a_source_that_changes_while_it_is_read_is_refused(tmp_path):
         return readline
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ingest_module._HashingReader, "readline", append_while_reading())
+        patch.setattr(HashingReader, "readline", append_while_reading())
         message = one_line_error(lambda: ingest(tmp_path, src))
     assert "growing.txt: sha256 mismatch" in message

@@ -80,3 +80,32 @@ def test_command_line_tool_rejects_a_missing_model(tmp_path):
     done = subprocess.run([sys.executable, "-m", "pipeline.langid", str(tmp_path / "none.bin")], input="",
                           capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "none.bin" in done.stderr
+
+
+class _Everything:
+    """A stand-in classifier that calls every line Mongolian: the script layer is what is tested."""
+
+    def predict_views(self, views):
+        return [("mn", 1.0) for _ in views]
+
+
+def test_legacy_encoded_mongolian_is_rejected_with_its_own_reason(tmp_path):
+    """Menksoft glyph codes (Private Use Area, about U+E234-U+E71D) instead of Unicode letters: a
+    line made mostly of them is `legacy_encoding`, not <unk> in the tokenizer; real lines with a
+    stray glyph code (as in the shared corpus) are kept and counted."""
+    from corpus.lines import read_rejections
+    from corpus.manifest import load_catalog
+    from corpus.scripts import ScriptTable
+    from tests.helpers import MANIFESTS, real_lines
+
+    catalog = load_catalog(MANIFESTS)
+    real = real_lines("mn/cmilbench.txt", 3, 40)
+    legacy = "".join(chr(0xE234 + (i * 37) % 0x4E9) for i in range(40)) + " ᠮᠣᠩᠭᠣᠯ"
+    stray = real[0] + " \ue261"
+    shard = tmp_path / "shard.tsv"
+    shard.write_text("".join(f"mn:{i}\t{text}\n" for i, text in enumerate([*real, legacy, stray], 1)), encoding="utf-8")
+    stats = lid.identify_shard(shard, tmp_path, catalog.languages["mn"], ScriptTable(catalog.scripts), _Everything())
+    assert stats["lines_kept"] == 4 and stats["rejected"] == {"legacy_encoding": 1}
+    (row,) = read_rejections(tmp_path / "rejected.tsv")
+    assert row["ref"] == "mn:4" and row["detail"].startswith("40 Menksoft code points")
+    assert stats["lines_with_legacy_characters"] == 1   # the stray one, kept: counted, not silent

@@ -39,8 +39,8 @@ class Ingest(StageTask):
         return []
 
     def external_inputs(self):
-        return {"sources": [{"id": s.id, "sha256": s.sha256, "format": s.format, "text_field": s.text_field}
-                            for s in language(self.lang).sources]}
+        return {"sources": [{"id": s.id, "sha256": s.sha256, "format": s.format, "text_field": s.text_field,
+                             "id_field": s.id_field, "keep_rows": s.keep_rows} for s in language(self.lang).sources]}
 
     def produce(self, tmp):
         lang = language(self.lang)
@@ -112,7 +112,7 @@ class IdentifyLanguage(ShardTask):
 
     def external_inputs(self):
         lang = language(self.lang)
-        return {"script": lang.script, "ranges": script(self.lang).ranges,
+        return {"script": lang.script, "ranges": script(self.lang).ranges, "legacy": script(self.lang).legacy_ranges,
                 "threshold": lang.lid_threshold, "min_script_share": lang.min_script_share}
 
     def produce(self, tmp):
@@ -209,7 +209,7 @@ class Dedup(StageTask):
 class Split(StageTask):
     """Deterministic train/valid/test files for a language, by a hash of each line."""
     stage = "split"
-    version = 2   # 2: refs files beside the split files
+    version = 3   # 2: refs files beside the split files; 3: a document's lines in one split
     reads = (SplitSettings,)
     lang = luigi.Parameter()
 

@@ -2,14 +2,7 @@
 from common.jsonio import open_text
 from common.units import units
 from corpus import filters
-from corpus.lines import (
-    KEPT_FILE,
-    REJECTED_FILE,
-    Ledger,
-    RejectionLog,
-    read_shard,
-    run_step,
-)
+from corpus.lines import KEPT_FILE, REJECTED_FILE, Ledger, RejectionLog, read_shard, run_step
 from corpus.markup import strip_markup
 from corpus.normalize import Normalizer
 

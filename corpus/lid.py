@@ -24,16 +24,7 @@ from dataclasses import dataclass
 from common.jsonio import open_text
 from common.settings import Settings, setting
 from common.units import units
-from corpus.lines import (
-    KEPT_FILE,
-    REJECTED_FILE,
-    Ledger,
-    Reject,
-    RejectionLog,
-    read_shard,
-    read_shards,
-    write_pair,
-)
+from corpus.lines import KEPT_FILE, REJECTED_FILE, Ledger, Reject, RejectionLog, read_shard, read_shards, write_pair
 from corpus.markup import strip_any_markup
 from corpus.normalize import VIEW
 

@@ -35,6 +35,7 @@ from corpus.lid import FastTextSettings, SeedSettings
 from corpus.manifest import load_catalog
 from corpus.split import SplitSettings
 from eval.protocol import EvaluationProfile
+from training.distill import DistillSettings
 from training.hf_export import ParitySettings
 from training.launch import LaunchSettings
 from training.profile import TrainSettings
@@ -83,8 +84,9 @@ SECTIONS = {
     "train": (LaunchSettings, TrainSettings),
     "evaluation": (EvaluationProfile,),
     "export": (ParitySettings,),
+    "distill": (DistillSettings,),
 }
-PROFILED = (StandInSettings, TrainSettings, EvaluationProfile)   # defaults < profile < luigi.cfg / command line
+PROFILED = (StandInSettings, TrainSettings, EvaluationProfile, DistillSettings)   # defaults < profile < cfg / command line
 _SECTION_OF = {dc: section for section, dataclasses in SECTIONS.items() for dc in dataclasses}
 _PARAMETERS = {int: luigi.IntParameter, float: luigi.FloatParameter, str: luigi.Parameter, bool: luigi.BoolParameter}
 _OPTIONAL = {int: luigi.OptionalIntParameter, float: luigi.OptionalFloatParameter, str: luigi.OptionalParameter,

@@ -9,16 +9,7 @@ from common.units import units
 from corpus import filters
 from corpus.clean import Cleaner, clean_shard
 from corpus.filters import Doc, FilterSettings
-from corpus.lines import (
-    Ledger,
-    Reject,
-    RejectionLog,
-    read_rejections,
-    read_shard,
-    run_step,
-    totals,
-    write_pair,
-)
+from corpus.lines import Ledger, Reject, RejectionLog, read_rejections, read_shard, run_step, totals, write_pair
 from corpus.manifest import load_catalog
 from corpus.scripts import ScriptTable
 from tests.helpers import MANIFESTS, real_lines

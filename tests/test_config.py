@@ -38,6 +38,9 @@ SAMPLES = {
     "BaselineClassification": {"langs": LANGS, "lang": "bo"},
     "EvaluateMLM": {"langs": LANGS}, "EvaluateMLM/base": {"langs": LANGS, "model": "base"},
     "EvaluationReport": {"langs": LANGS}, "PackageModel": {"langs": LANGS}, "BuildCINO": {"lang": LANGS},
+    "PruneForLanguage": {"langs": LANGS, "lang": "bo"}, "DistillStudent": {"langs": LANGS},
+    "SmallerModels": {"langs": LANGS, "lang": "bo"},
+    "EvaluateClassification/pruned": {"langs": LANGS, "model": "pruned", "lang": "bo"},
 }
 
 

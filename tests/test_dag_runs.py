@@ -15,15 +15,7 @@ from common.atomic import SUCCESS
 from common.fingerprint import sha256_file
 from common.jsonio import read_json
 from corpus.lines import read_rejections
-from tests.helpers import (
-    REPO,
-    build_corpus,
-    error_lines,
-    in_env,
-    kyrgyz_corpus,
-    luigi_command,
-    run_luigi,
-)
+from tests.helpers import REPO, build_corpus, error_lines, in_env, kyrgyz_corpus, luigi_command, run_luigi
 
 LANGS = "bo,mn,ug"
 
@@ -139,15 +131,7 @@ def test_task_ids_do_not_depend_on_lang_order(mini_corpus):
 
 
 def test_changed_threshold_reruns_exactly_what_depends_on_it(tmp_path):
-    from pipeline import (
-        Clean,
-        CorpusReport,
-        Dedup,
-        IdentifyLanguage,
-        Ingest,
-        Split,
-        TrainLangID,
-    )
+    from pipeline import Clean, CorpusReport, Dedup, IdentifyLanguage, Ingest, Split, TrainLangID
 
     env = build_corpus(tmp_path, 400)
     work = Path(env["CINO_WORK_DIR"])

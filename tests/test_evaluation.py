@@ -76,13 +76,7 @@ def test_a_fairseq_model_directory_works_too(mini_build, tmp_path):
 
 @pytest.fixture(scope="module")
 def setting(outputs):
-    from eval.classify import (
-        Classifier,
-        FineTuneSettings,
-        check_labels,
-        encode_setting,
-        hold_out,
-    )
+    from eval.classify import Classifier, FineTuneSettings, check_labels, encode_setting, hold_out
     from eval.datasets import read_labelled
 
     train, test = read_labelled(SIB / "bo" / "train.tsv"), read_labelled(SIB / "bo" / "dev.tsv")

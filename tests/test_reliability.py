@@ -13,14 +13,7 @@ from pathlib import Path
 import pytest
 
 from common.atomic import SUCCESS, find_damage
-from tests.helpers import (
-    REPO,
-    build_corpus,
-    error_lines,
-    in_env,
-    luigi_command,
-    run_luigi,
-)
+from tests.helpers import REPO, build_corpus, error_lines, in_env, luigi_command, run_luigi
 
 TARGET = ["CorpusReport", "--langs", "bo,mn,ug"]
 SHARING = ["--worker-keep-alive", "--retcode-already-running", "0", "--retcode-not-run", "0", "--retcode-missing-data", "0"]

@@ -12,12 +12,7 @@ from corpus.normalize import Normalizer
 from tests.helpers import BASE_SPM, MANIFESTS, REPO, real_lines, unescape
 from vocab import fairseq_ids
 from vocab.merge import merge_vocabulary
-from vocab.normalizer import (
-    compile_rules,
-    decode_charsmap,
-    script_rewrite,
-    script_rules,
-)
+from vocab.normalizer import compile_rules, decode_charsmap, script_rewrite, script_rules
 from vocab.pieces import load_proto
 from vocab.prune import PruneSettings, compare_tokenization, count_pieces, prune
 from vocab.script_model import ScriptModelSettings, train_script_model

@@ -14,16 +14,8 @@ from contextlib import contextmanager
 import torch
 
 from common.errors import InputError
-from common.xlmr import (
-    EMB_NORM,
-    EMBED,
-    LM_BIAS,
-    LM_WEIGHT,
-    MODEL_FILE,
-    MODEL_PREFIX,
-    RELEASE_2019_EMB_NORM,
-    RELEASE_2019_PREFIX,
-)
+from common.xlmr import (EMB_NORM, EMBED, LM_BIAS, LM_WEIGHT, MODEL_FILE, MODEL_PREFIX, RELEASE_2019_EMB_NORM,
+                         RELEASE_2019_PREFIX)
 
 
 def load(path) -> dict:

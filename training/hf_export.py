@@ -16,22 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.settings import Settings, setting
-from common.xlmr import (
-    BOS,
-    EMB_NORM,
-    EMBED,
-    ENCODER,
-    EOS,
-    LM_BIAS,
-    LM_HEAD,
-    LM_WEIGHT,
-    MASK,
-    MODEL_FILE,
-    PAD,
-    POSITIONS,
-    SPECIALS,
-    SPM_FILE,
-)
+from common.xlmr import (BOS, EMB_NORM, EMBED, ENCODER, EOS, LM_BIAS, LM_HEAD, LM_WEIGHT, MASK, MODEL_FILE, PAD,
+                         POSITIONS, SPECIALS, SPM_FILE)
 from vocab import fairseq_ids
 from vocab.pieces import load_proto
 

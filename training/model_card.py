@@ -27,3 +27,15 @@ def model_card(title: str, langs, about: str, sections: list) -> str:
            "the training text, and decoding turns the private-use stand-ins of the extended vocabulary "
            "(U+F202F, U+F200D, U+F200C) back into U+202F, ZWJ and ZWNJ.\n")
     return f"{front}\n\n# {title}\n\n{about}\n\n{use}\n" + "\n".join(sections)
+
+
+def comparison_markdown(compared: dict) -> str:
+    """A smaller model against the full one (training.smaller.compare)."""
+    lines = ["## The same as the full model on its language's text\n",
+             "Pieces of every line and the largest absolute difference of the masked-LM logits at the pieces kept, "
+             "on the first lines of each text.\n",
+             "| text | lines | pieces identical | logit lines | max abs logit difference |", "|---|---:|---:|---:|---:|"]
+    for name, row in compared.items():
+        lines.append(f"| {name} | {row['lines']} | {row['pieces_identical']} | {row['logit_lines']} | "
+                     f"{row['max_abs_logit_difference']:.2e} |")
+    return "\n".join(lines) + "\n"

@@ -61,3 +61,37 @@ def validation_plot(history: dict) -> bytes:
     axis.set_title("Continued pretraining: validation loss")
     axis.legend(fontsize=8)
     return png(figure)
+
+
+SMALLER = {"cino": "trained", "pruned": "vocabulary of one language", "student": "student"}
+
+
+def smaller_markdown(lang: str, metric: str, rows: dict) -> str:
+    """The trained model beside its smaller versions: size, scores with spread, retention."""
+    tests = sorted(rows["cino"]["scores"])
+    lines = [f"## Smaller models for {lang}\n",
+             f"{metric}, mean ± standard deviation over the evaluation's seeds; retention: score / the trained "
+             "model's. CPU speed: bench/smaller_models.py.\n",
+             "| model | MB | parameters | " + " | ".join(f"{t} | retention" for t in tests) + " |",
+             "|---|---:|---:|" + "---:|---:|" * len(tests)]
+    for model, row in rows.items():
+        cells = [f"{row['scores'][t]['mean']:.3f} ± {row['scores'][t]['std']:.3f} | {row['retention'][t]:.1%}"
+                 for t in tests]
+        lines.append(f"| {SMALLER[model]} | {row['bytes'] / 2**20:.1f} | {row['parameters']:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def smaller_plot(lang: str, metric: str, rows: dict) -> bytes:
+    """Size and score of the trained model and its smaller versions."""
+    from common.plots import bars, plt, png
+
+    names = [SMALLER[model] for model in rows]
+    test = sorted(rows["cino"]["scores"])[0]
+    figure, (size, score) = plt.subplots(1, 2, figsize=(10, 3.4))
+    bars(size, names, {"MB": [row["bytes"] / 2**20 for row in rows.values()]})
+    size.set_title("Model size (MB)")
+    bars(score, names, {metric: [row["scores"][test]["mean"] for row in rows.values()]}, None,
+         {metric: [row["scores"][test]["std"] for row in rows.values()]})
+    score.set_ylim(0, 1)
+    score.set_title(f"{test} ({metric})")
+    return png(figure)

@@ -19,23 +19,8 @@ from pathlib import Path
 
 from common.errors import InputError
 from common.settings import Settings, setting
-from common.xlmr import (
-    DICT_FILE,
-    EMB_NORM,
-    EMBED,
-    ENCODER,
-    LM_BIAS,
-    LM_HEAD,
-    LM_WEIGHT,
-    MODEL_FILE,
-    MODEL_PREFIX,
-    PAD,
-    POSITIONS,
-    RELEASE_2019_EMB_NORM,
-    RELEASE_2019_PREFIX,
-    SPECIALS,
-    SPM_FILE,
-)
+from common.xlmr import (DICT_FILE, EMB_NORM, EMBED, ENCODER, LM_BIAS, LM_HEAD, LM_WEIGHT, MODEL_FILE, MODEL_PREFIX,
+                         PAD, POSITIONS, RELEASE_2019_EMB_NORM, RELEASE_2019_PREFIX, SPECIALS, SPM_FILE)
 from training import fairseq_run
 from training.binarize import encode_file, preprocess
 from training.command import mlm_args
@@ -154,9 +139,7 @@ def build_standin(vocab_dir: Path, train_files, valid_files, out_dir: Path, scra
     code = fairseq_run.run(train_args(data, scratch / "checkpoints", settings), log, env, record)
     if code != 0:
         raise RuntimeError(f"fairseq-train of the stand-in base model failed ({code}): {fairseq_run.tail(log)}")
-    from training import (
-        checkpoint,  # torch: imported when used, so importing settings stays light
-    )
+    from training import checkpoint  # torch: imported when used, so importing settings stays light
 
     trained = checkpoint.portable(checkpoint.load(scratch / "checkpoints" / "checkpoint_last.pt"), scratch)
     weight, bias = all_rows(trained["model"][EMBED], trained["model"][LM_BIAS], used, dict_symbols(dictionary),

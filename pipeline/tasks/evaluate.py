@@ -25,10 +25,12 @@ from pipeline.inputs import KEEPING, eval_files, kept_langs
 from pipeline.tasks.base import LanguageListTask, list_scope
 from pipeline.tasks.corpus import Split
 from pipeline.tasks.export import ExportHF
+from pipeline.tasks.smaller import DistillStudent, PruneForLanguage
 from training.profile import TrainSettings
 
 log = logging.getLogger("luigi-interface")
 MODELS = ("base", "cino", "random")   # random: the trained model's architecture and tokenizer, random weights
+SMALLER = ("pruned", "student")       # the trained model for the fine-tuning language, its student
 
 
 def eval_split(code: str, split: str, profile):
@@ -89,12 +91,16 @@ class EvaluateClassification(_Setting):
     stage = "eval_classification"
     version = 2   # 2: recipe chosen on selection data, early stopping, random-init control
     reads = (EvaluationProfile.without("mlm_lines", "fasttext_lrs", "fasttext_epochs"),)
-    model = luigi.ChoiceParameter(choices=MODELS, default="cino")
+    model = luigi.ChoiceParameter(choices=MODELS + SMALLER, default="cino")
 
     def scope(self):
         return f"{list_scope(self.langs)}-{self.model}-{self.lang}"
 
     def requires(self):
+        if self.model == "pruned":
+            return PruneForLanguage(langs=self.langs, lang=self.lang)
+        if self.model == "student":
+            return DistillStudent(langs=self.langs)
         return ExportHF(langs=self.langs, model="base" if self.model == "base" else "cino")
 
     def produce(self, tmp):
@@ -110,7 +116,7 @@ class EvaluateClassification(_Setting):
                               progress)
         result["model"] = self.model   # not the path: outputs stay byte-identical across work dirs
         write_json(tmp / "metrics.json", result)
-        return {"lang": self.lang, "model": self.model, "recipe": result["recipe"],
+        return {"lang": self.lang, "model": self.model, "recipe": result["recipe"], "sweep": result["sweep"],
                 "tests": {name: row["aggregate"] for name, row in result["tests"].items()}}
 
 

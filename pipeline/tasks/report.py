@@ -64,11 +64,7 @@ class TokenizerReport(LanguageListTask):
         return {"eval_sets": {code: eval_files(code) for code in self.report_langs()}}
 
     def produce(self, tmp):
-        from eval.tokenizer_report import (
-            tokenizer_markdown,
-            tokenizer_report,
-            tokenizer_rows,
-        )
+        from eval.tokenizer_report import tokenizer_markdown, tokenizer_report, tokenizer_rows
 
         needs, catalog = self.input(), config.catalog()
         models = {"base": needs["base"].spm, "merged": needs["merge"].path / SPM_FILE,

@@ -9,15 +9,7 @@ import luigi
 from common.errors import InputError
 from common.fingerprint import fingerprint
 from common.progress import Progress
-from common.xlmr import (
-    DICT_FILE,
-    EMBED,
-    IDMAP_FILE,
-    LM_BIAS,
-    LM_WEIGHT,
-    MODEL_FILE,
-    SPM_FILE,
-)
+from common.xlmr import DICT_FILE, EMBED, IDMAP_FILE, LM_BIAS, LM_WEIGHT, MODEL_FILE, SPM_FILE
 from corpus.manifest import SCRIPTS_FILE, parse_lang_list
 from corpus.split import split_path
 from eval.protocol import EvaluationProfile
@@ -36,11 +28,7 @@ from vocab.merge import check_pieces_added, merge_vocabulary
 from vocab.normalizer import script_rewrite, script_rules
 from vocab.pieces import load_proto
 from vocab.prune import PruneSettings, compare_tokenization, count_pieces, prune
-from vocab.script_model import (
-    SCRIPT_MODEL_FILE,
-    ScriptModelSettings,
-    train_script_model,
-)
+from vocab.script_model import SCRIPT_MODEL_FILE, ScriptModelSettings, train_script_model
 
 log = logging.getLogger("luigi-interface")
 

@@ -121,7 +121,7 @@ def child_floor(path: Path, name: str) -> dict:
         lines = sum(len(formats.wikitext_lines(text)) for text in texts)
     else:
         with open(path, "rb") as raw:
-            stream = formats.decompressed(formats.HashingReader(raw), path, 1e9)
+            stream = formats.decompressed(formats.HashingReader(raw), path, 1e9, formats.compression(path))
             for line in stream:
                 if name == "jsonl.zst":
                     lines += json.loads(line)["text"].count("\n") + 1

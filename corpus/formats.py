@@ -28,6 +28,7 @@ import io
 import json
 import lzma
 import re
+import urllib.parse
 import zlib
 from collections import Counter
 from dataclasses import dataclass
@@ -94,33 +95,44 @@ class _Guarded(io.RawIOBase):
 
 class _ZstdStream(io.RawIOBase):
     """zstd frames decompressed one after another; a frame cut short is an EOFError (the
-    zstandard module's own stream reader returns fewer bytes without a word)."""
+    zstandard module's own readers return fewer bytes without a word, and stop after the first
+    frame). The decompressor is fed FEED bytes at a time, so what one call can expand to stays
+    bounded (zstd's run-length blocks make 128 KiB of a few bytes) and the bomb guard sees it."""
+    FEED = 1024
 
     def __init__(self, raw):
         import zstandard
 
         super().__init__()
         self.raw, self.context = raw, zstandard.ZstdDecompressor()
-        self.frame, self.started, self.pending = self.context.decompressobj(), False, b""
+        self.frame, self.started, self.input = self.context.decompressobj(), False, b""
+        self.pending, self.offset = b"", 0
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
-        while not self.pending:
-            block = self.raw.read(1 << 20)
-            if not block:
+    def _decompress_some(self) -> bool:
+        """Decompress the next FEED input bytes into `pending`; False at the end of the input."""
+        if not self.input:
+            self.input = self.raw.read(1 << 20)
+            if not self.input:
                 if self.started:
                     raise EOFError("a zstd frame ended before its end")
+                return False
+        piece, self.input = self.input[:self.FEED], self.input[self.FEED:]
+        self.pending, self.offset, self.started = self.frame.decompress(piece), 0, True
+        if self.frame.eof:   # the next frame begins in what this one did not use
+            self.input = self.frame.unused_data + self.input
+            self.frame, self.started = self.context.decompressobj(), False
+        return True
+
+    def readinto(self, buffer) -> int:
+        while self.offset >= len(self.pending):
+            if not self._decompress_some():
                 return 0
-            while block:
-                self.pending += self.frame.decompress(block)
-                self.started = True
-                block = b""
-                if self.frame.eof:   # the next frame begins in what this one did not use
-                    block, self.frame, self.started = self.frame.unused_data, self.context.decompressobj(), False
-        size = min(len(buffer), len(self.pending))
-        buffer[:size], self.pending = self.pending[:size], self.pending[size:]
+        size = min(len(buffer), len(self.pending) - self.offset)
+        buffer[:size] = self.pending[self.offset:self.offset + size]
+        self.offset += size
         return size
 
 
@@ -128,9 +140,9 @@ def compression(path) -> Optional[str]:
     return COMPRESSIONS.get(next((s for s in COMPRESSIONS if str(path).endswith(s)), None))
 
 
-def decompressed(reader: HashingReader, path, ratio: float):
-    """A binary stream (read, readline) of a source's bytes, decompressed by its extension."""
-    kind = compression(path)
+def decompressed(reader: HashingReader, path, ratio: float, kind: Optional[str]):
+    """A binary stream (read, readline) of a source's bytes, decompressed as `kind` (compression()
+    of the name the manifest gives it: a mirrored copy may be named by its sha256)."""
     if kind is None:
         return reader
     opened = {"gzip": lambda: gzip.GzipFile(fileobj=reader), "bzip2": lambda: bz2.BZ2File(reader),
@@ -138,7 +150,11 @@ def decompressed(reader: HashingReader, path, ratio: float):
     return io.BufferedReader(_Guarded(opened, reader, ratio, path, kind), 1 << 20)
 
 
-DAMAGED = (EOFError, OSError, zlib.error, lzma.LZMAError)   # what a cut or corrupt stream raises
+def damaged_errors() -> tuple:
+    """What a cut or corrupt compressed stream raises."""
+    import zstandard
+
+    return EOFError, OSError, zlib.error, lzma.LZMAError, zstandard.ZstdError
 
 
 def damaged(path, kind: str, where: str, exc: Exception) -> InputError:
@@ -193,19 +209,23 @@ def count_invalid(raw: bytes) -> int:
             pos += exc.end
 
 
-def _doc_key(value) -> str:
-    """A document id as a ref component: no whitespace (refs are tab-separated, split on ':')."""
-    return re.sub(r"\s", "_", str(value))
+def _doc_key(value, row: int) -> str:
+    """A document id as a ref component, percent-encoded (refs are tab-separated and split on ':';
+    distinct ids stay distinct); the row number where the id is missing or empty."""
+    return urllib.parse.quote(str(value), safe="") if value not in (None, "") else f"row{row}"
 
 
-def document_items(source, doc, text, fields: dict, limit: int) -> list:
-    """The items of one document (a record or row): its lines, or its lines rejected by the
-    source's row filter; lines longer than `limit` bytes and lines with NUL are rejected."""
-    ref = f"{source.id}:{_doc_key(doc)}"
-    lines = (text or "").split("\n")
+def document_items(source, doc, row: int, text, fields: dict, limit: int) -> list:
+    """The items of one document (a record or row): its lines (blank lines between its paragraphs
+    are its structure, not lines), or its lines rejected by the source's row filter; lines longer
+    than `limit` bytes and lines with NUL are rejected; a document without text is one `empty`."""
+    ref = f"{source.id}:{_doc_key(doc, row)}"
+    numbered = [(n, line.rstrip("\r")) for n, line in enumerate((text or "").split("\n"), 1) if line.strip()]
+    if not numbered:
+        return [Item(f"{ref}.1", "", "empty")]
     filtered = row_filter(source, fields)
     items = []
-    for number, line in enumerate(lines, 1):
+    for number, line in numbered:
         line_ref = f"{ref}.{number}"
         if filtered:
             items.append(Item(line_ref, line, "row_filter", filtered))
@@ -225,7 +245,7 @@ def row_filter(source, fields: dict) -> str:
         if isinstance(rule, tuple) and value not in rule:
             return f"{name} {value!r} not in {list(rule)}"
         if isinstance(rule, dict):
-            if not isinstance(value, (int, float)):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:   # NaN
                 return f"{name} {value!r} is not a number"
             if "min" in rule and value < rule["min"]:
                 return f"{name} {value} < {rule['min']}"
@@ -248,19 +268,29 @@ def parquet_items(path, source, limit: int, batch_rows: int = 1024):
     except Exception as exc:   # noqa: BLE001 - pyarrow raises several kinds for a file that is not Parquet
         raise InputError(path, f"not a readable Parquet file ({str(exc).splitlines()[0][:120]})",
                          "give format: parquet only to Parquet files (their compression is their own: no .zst around)")
-    columns = table.schema_arrow.names
+    import pyarrow as pa
+
+    schema = table.schema_arrow
     for name in needed_fields(source):
-        if name not in columns:
-            raise InputError(path, f"no column {name!r} (columns: {', '.join(columns)})",
+        if name not in schema.names:
+            raise InputError(path, f"no column {name!r} (columns: {', '.join(schema.names)})",
                              f"set text_field / id_field / keep_rows of source '{source.id}' to columns of the file")
+    kind = schema.field(source.text_field).type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind)):
+        raise InputError(path, f"column {source.text_field!r} holds {kind}, not text",
+                         f"set text_field of source '{source.id}' to a string column")
     row = 0
-    for batch in table.iter_batches(batch_size=batch_rows, columns=needed_fields(source)):
-        data = batch.to_pydict()
-        for i in range(batch.num_rows):
-            row += 1
-            fields = {name: data[name][i] for name in data}
-            doc = fields[source.id_field] if source.id_field else row
-            yield from document_items(source, doc, fields[source.text_field], fields, limit)
+    try:
+        for batch in table.iter_batches(batch_size=batch_rows, columns=needed_fields(source)):
+            data = batch.to_pydict()
+            for i in range(batch.num_rows):
+                row += 1
+                fields = {name: data[name][i] for name in data}
+                doc = fields[source.id_field] if source.id_field else row
+                yield from document_items(source, doc, row, fields[source.text_field], fields, limit)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(path, f"corrupt Parquet data after row {row} ({str(exc).splitlines()[0][:120]})",
+                         "download the file again")
 
 
 MEDIAWIKI = re.compile(r"\{http://www\.mediawiki\.org/xml/export-[0-9.]+/\}mediawiki")
@@ -307,8 +337,8 @@ def mediawiki_items(stream, path, source, limit: int, facts: Counter):
             else:
                 facts["pages"] += 1
                 text = element.findtext(f"{namespace}revision/{namespace}text") or ""
-                yield from document_items(source, element.findtext(f"{namespace}id"), "\n".join(wikitext_lines(text)),
-                                          {}, limit)
+                yield from document_items(source, element.findtext(f"{namespace}id"), facts["pages"],
+                                          "\n".join(wikitext_lines(text)), {}, limit)
             root.clear()   # memory stays bounded: pages are dropped once read
     except ET.ParseError as exc:
         raise InputError(path, f"not well-formed XML ({exc})", "download the dump again (a cut file ends mid-page)")
@@ -331,4 +361,4 @@ def json_items(raw_line: bytes, line_no: int, source, where: str, limit: int) ->
         raise InputError(where, f"no field(s) {', '.join(missing)} in the JSON record",
                          f"set id_field / keep_rows of source '{source.id}' to fields the records have")
     doc = record[source.id_field] if source.id_field else line_no
-    return document_items(source, doc, record[source.text_field], record, limit)
+    return document_items(source, doc, line_no, record[source.text_field], record, limit)

@@ -24,7 +24,7 @@ from common.fingerprint import sha256_file
 from common.jsonio import open_text
 from common.settings import Settings, setting
 from corpus import formats
-from corpus.formats import DAMAGED, HashingReader, Item
+from corpus.formats import HashingReader, Item
 from corpus.lines import REJECTED_FILE, Ledger, RejectionLog, totals
 
 
@@ -147,15 +147,16 @@ def _line_items(stream, path, source, manifest: str, settings: IngestSettings, f
 
 def _items(reader: HashingReader, path, source, manifest: str, settings: IngestSettings, facts: Counter):
     """The items of a streamed source (every format but Parquet), decompressed by its extension."""
-    kind = formats.compression(path) or "text"
-    stream = formats.decompressed(reader, path, settings.max_gzip_ratio)
+    compression = formats.compression(source.path or source.url)
+    kind = compression or "text"
+    stream = formats.decompressed(reader, path, settings.max_gzip_ratio, compression)
     items = formats.mediawiki_items(stream, path, source, settings.max_line_kb << 10, facts) \
         if source.format == "mediawiki" else _line_items(stream, path, source, manifest, settings, facts)
     count = 0
     try:
         for count, item in enumerate(items, 1):
             yield item
-    except DAMAGED as exc:
+    except formats.damaged_errors() as exc:
         raise formats.damaged(path, kind, f"after item {count}", exc)
 
 

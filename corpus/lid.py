@@ -204,7 +204,7 @@ def evaluate_texts(identifier: "LanguageIdentifier", texts: dict, thresholds: di
 
 def identify_shard(in_path, out_dir, lang, table, identifier, progress=None, batch: int = 2048) -> dict:
     """out_dir/kept.tsv: the lines of `lang`; the rest in rejected.tsv with reason, label and probability.
-    A line written mostly in its script's legacy encoding (Private Use Area glyph codes) is
+    A line with at least as many codes of its script's legacy encoding (Private Use Area glyphs) as letters is
     `legacy_encoding`; kept lines with some of them are counted (`lines_with_legacy_characters`)."""
     rejected_labels = Counter()
     legacy = table.legacy(lang.script)

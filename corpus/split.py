@@ -1,7 +1,8 @@
 """Deterministic train/valid/test assignment by a hash of the line itself, or of its document.
 
-The split of a line depends on nothing but its text (and a fixed salt), so adding data
-never moves a line that was already assigned, and the same line never lands in two splits.
+The split of a line depends on nothing but its text (or its document's id) and a fixed salt,
+so adding data never moves a line that was already assigned, and the same line never lands in
+two splits.
 A line of a document (a JSON-lines record, a Parquet row, a wiki page: its ref is
 `source:document.line`) goes where its document goes, decided by the document's id, so no
 document is split between training and test data.

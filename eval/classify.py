@@ -23,8 +23,10 @@ whether pretraining added anything.
 
 Only the embedding rows of pieces that the setting's texts contain take part (a row no text reads
 gets no gradient and changes no prediction): with XLM-R's 250,002 rows, AdamW's dense step over
-all of them was most of a run's time (4x at 2 x 64). A run equals the one over every row up to
-float rounding (gradient clipping sums the same squares in another order; tested).
+all of them was most of a run's time (4x at 2 x 64). The classification head is initialised and
+dropout seeded after the model is built, so a pretrained model's run equals the one over every
+row up to float rounding (gradient clipping sums the same squares in another order; tested); a
+random-weights run draws its embedding rows for the rows it has, so it is another random draw.
 
 Writes metrics.json (the sweep, the recipe, per test file the scores per seed, their mean and
 standard deviation, the majority-class baseline) and predictions.tsv (`file line gold predicted
@@ -128,15 +130,21 @@ class Classifier:
             return [[BOS] + [fairseq_id(i) for i in ids][:limit - 2] + [EOS] for ids in self.sp.encode(list(texts))]
         return [self.tokenizer(text, truncation=True, max_length=limit)["input_ids"] for text in texts]
 
-    def new_model(self, labels: list, rows: list = None, init: str = "pretrained"):
+    def new_model(self, labels: list, rows: list = None, init: str = "pretrained", seed: int = 1):
         """The encoder over the embedding rows `rows` (ids of the full vocabulary, the specials
-        first; None: every row), with a fresh classification head; its weights pretrained or
-        random (seed torch first)."""
+        first; None: every row), its weights pretrained or random (drawn from `seed`), with a
+        classification head drawn from `seed` whatever the rows."""
+        import torch
         from transformers import XLMRobertaForSequenceClassification
 
         config = replace_config(self.config, num_labels=len(labels),
                                 vocab_size=len(rows) if rows is not None else self.config.vocab_size)
+        torch.manual_seed(seed)
         model = XLMRobertaForSequenceClassification(config)
+        generator = torch.Generator().manual_seed(seed)
+        for module in (model.classifier.dense, model.classifier.out_proj):   # as transformers initialises them
+            module.weight.data = torch.randn(module.weight.shape, generator=generator) * config.initializer_range
+            module.bias.data.zero_()
         if init == "pretrained":
             encoder = dict(self.encoder)
             if rows is not None:
@@ -218,9 +226,9 @@ def fine_tune(classifier: Classifier, setting: Setting, select: Labelled, labels
     `patience` epochs without a better score, keep the test predictions of the best epoch."""
     import torch
 
-    torch.manual_seed(seed)
     torch.set_num_threads(settings.threads)
-    model = classifier.new_model(labels, setting.rows, init)
+    model = classifier.new_model(labels, setting.rows, init, seed)
+    torch.manual_seed(seed)   # dropout, whatever building the model drew
     steps = settings.max_epochs * math.ceil(len(setting.train) / settings.batch_size)
     no_decay = ("bias", "LayerNorm.weight")
     groups = [{"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
@@ -235,8 +243,10 @@ def fine_tune(classifier: Classifier, setting: Setting, select: Labelled, labels
     for epoch in range(1, settings.max_epochs + 1):
         model.train()
         order = torch.randperm(len(setting.train), generator=generator).tolist()
+        losses = []
         for tokens, mask, gold in _batches(setting.train, setting.train_y, settings.batch_size, order):
             loss = model(input_ids=tokens, attention_mask=mask, labels=gold).loss
+            losses.append(float(loss))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -245,7 +255,7 @@ def fine_tune(classifier: Classifier, setting: Setting, select: Labelled, labels
             if progress:
                 progress.update(1)
         selected = scores(list(select.labels), [labels[i] for i in predict(model, setting.select)], labels)
-        history.append({"epoch": epoch, **selected})
+        history.append({"epoch": epoch, "train_loss": sum(losses) / len(losses), **selected})
         if best is None or selected[select_metric] > best["select"][select_metric]:
             best = {"epoch": epoch, "select": selected,
                     "predictions": {name: [labels[i] for i in predict(model, ids)] for name, ids in setting.tests.items()}}
@@ -304,10 +314,8 @@ def evaluate(model_dir, train: Labelled, dev: Labelled, tests: dict, seeds: int,
                 per_seed.append({"seed": seed, "best_epoch": run["epoch"], **scores(list(data.labels), predicted, labels)})
                 handle.writelines(f"{name}\t{line}\t{gold}\t{guess}\t{seed}\n"
                                   for line, (gold, guess) in enumerate(zip(data.labels, predicted), 1))
-            majority = majority_baseline(train, data, labels)
             result["tests"][name] = {"items": len(data), "seeds": per_seed, "aggregate": aggregate(per_seed),
-                                     "majority_baseline": majority,
-                                     "learned": learned(aggregate(per_seed)[select_metric], majority[select_metric])}
+                                     "majority_baseline": majority_baseline(train, data, labels)}
     result["selection_history"] = [run["history"] for run in runs]
     write_json(Path(out_dir) / "metrics.json", result)
     return result
@@ -334,9 +342,12 @@ def main(argv=None) -> int:
     parser.add_argument("--test", action="append", required=True, help="test set (repeat for several)")
     parser.add_argument("--out", required=True, help="directory for metrics.json and predictions.tsv")
     parser.add_argument("--profile", help="take the recipe from [evaluation.PROFILE] of --config (default: CINO's)")
-    parser.add_argument("--config", default=os.environ.get("LUIGI_CONFIG_PATH", "luigi.cfg"),
-                        help="the luigi.cfg with the profiles (default: $LUIGI_CONFIG_PATH or ./luigi.cfg)")
-    parser.add_argument("--select", default="weighted_f1", help=f"metric that picks the recipe and epoch: {', '.join(METRICS)}")
+    parser.add_argument("--config", action="append",
+                        help="configuration file(s) with the profiles (default: as luigi reads them, ./luigi.cfg "
+                             "then $LUIGI_CONFIG_PATH)")
+    parser.add_argument("--select", help=f"metric that picks the recipe and epoch: {', '.join(METRICS)} (default: the "
+                                         "profile's in-language metric, as the pipeline picks every language's but "
+                                         "the source's)")
     parser.add_argument("--init", default="pretrained", help="pretrained, or random: the architecture alone")
     parser.add_argument("--seeds", type=int)
     parser.add_argument("--lrs", type=_grid(float), help="learning rates tried, comma-separated")
@@ -346,7 +357,9 @@ def main(argv=None) -> int:
             parser.add_argument(f"--{f.name.replace('_', '-')}", type=f.type)
     args = parser.parse_args(argv)
     try:
-        chosen = profile_settings(_profile(args.profile, args.config))
+        profile = _profile(args.profile, args.config or ["luigi.cfg", *filter(None, [os.environ.get("LUIGI_CONFIG_PATH")])])
+        chosen = profile_settings(profile)
+        args.select = args.select or profile.in_language_metric
         given = {f.name: getattr(args, f.name) for f in fields(FineTuneSettings) if f.name not in ("lr", "batch_size")}
         base = replace(chosen["base"], **{k: v for k, v in given.items() if v is not None})
         tests = {path: read_labelled(path) for path in args.test}
@@ -362,20 +375,25 @@ def main(argv=None) -> int:
           f"best epochs {[run['best_epoch'] for run in result['runs']]}")
     for name, row in result["tests"].items():
         summary = ", ".join(f"{m} {row['aggregate'][m]['mean']:.4f} ± {row['aggregate'][m]['std']:.4f}" for m in METRICS)
-        print(f"{name}: {summary} (majority baseline {row['majority_baseline'][args.select]:.4f} {args.select})")
+        verdict = "" if learned(row["aggregate"][args.select], row["majority_baseline"][args.select]) else \
+            "; did not learn: not above the majority class by more than the spread"
+        print(f"{name}: {summary} (majority baseline {row['majority_baseline'][args.select]:.4f} {args.select}{verdict})")
     return 0
 
 
-def _profile(name, config_path) -> EvaluationProfile:
-    """[evaluation.NAME] of the cfg file over the defaults (CINO's), or the defaults."""
-    if not name:
-        return EvaluationProfile()
+def _profile(name, config_paths: list) -> EvaluationProfile:
+    """The evaluation settings as the pipeline resolves them from the configuration files: the
+    defaults (CINO's), the profile's [evaluation.NAME], then [evaluation]."""
     parser = configparser.ConfigParser()
-    if not parser.read(config_path, encoding="utf-8"):
-        raise InputError(config_path, "no such configuration file", "pass --config luigi.cfg (with the profiles)")
-    if not parser.has_section(f"train.{name}"):
-        raise InputError(f"{config_path} [train.{name}]", f"no profile {name!r}", "use a profile luigi.cfg defines")
-    return from_profile(EvaluationProfile, parser, f"evaluation.{name}", config_path).checked(f"[evaluation.{name}]")
+    read = parser.read(config_paths, encoding="utf-8")
+    where = ", ".join(map(str, config_paths))
+    if name and not read:
+        raise InputError(where, "no such configuration file", "pass --config luigi.cfg (with the profiles)")
+    if name and not parser.has_section(f"train.{name}"):
+        raise InputError(f"{where} [train.{name}]", f"no profile {name!r}", "use a profile luigi.cfg defines")
+    profile = from_profile(EvaluationProfile, parser, f"evaluation.{name}", where) if name else EvaluationProfile()
+    given = dict(parser.items("evaluation")) if parser.has_section("evaluation") else {}
+    return profile.overridden(given, f"{where} [evaluation]").checked(f"[evaluation.{name or 'defaults'}]")
 
 
 if __name__ == "__main__":

@@ -62,6 +62,11 @@ class EvaluationProfile(Settings):
 
     def checked(self, where: str) -> "EvaluationProfile":
         super().checked(where)
+        for name, low, high in (("seeds", 1, 1000), ("max_epochs", 1, 10_000), ("patience", 1, 10_000),
+                                ("selection_percent", 1, 50), ("max_length", 8, 100_000)):
+            if not low <= getattr(self, name) <= high:
+                raise InputError(f"{where} {name}", f"{getattr(self, name)} is out of range",
+                                 f"use a value from {low} to {high}")
         for name, kind in (("lrs", float), ("batch_sizes", int), ("fasttext_lrs", float), ("fasttext_epochs", int)):
             try:
                 values = _numbers(getattr(self, name), kind)

@@ -33,7 +33,7 @@ def _row(metrics: dict, test: str, metric: str, fasttext: dict = None) -> dict:
 
 
 def evaluation_results(classification: dict, baselines: dict, mlm: dict, seeds: int, source: str, kept: list,
-                       metrics: dict) -> dict:
+                       replayed: list, metrics: dict) -> dict:
     """`classification`: {"model/lang": metrics.json of fine-tuning `model` on `lang`}; `baselines`:
     {lang: the fastText baseline's metrics}; `mlm`: {model: {lang: loss figures}}; `metrics`:
     {"in_language": ..., "zero_shot": ...} the metric each kind of row reports."""
@@ -52,8 +52,9 @@ def evaluation_results(classification: dict, baselines: dict, mlm: dict, seeds: 
                             "selection": run["selection"], **{k: run["recipe"][k] for k in ("lr", "batch_size")},
                             "best_epochs": [r["best_epoch"] for r in run["runs"]], "sweep": run["sweep"]})
         recipes.append({"lang": lang, "model": "fasttext", **baselines[lang]["fasttext"]["recipe"],
-                        "sweep": baselines[lang]["fasttext"]["sweep"]})
-    return {"seeds": seeds, "source": source, "kept": list(kept), "metrics": metrics, "in_language": in_language,
+                        "select_metric": runs["cino"]["select_metric"], "sweep": baselines[lang]["fasttext"]["sweep"]})
+    return {"seeds": seeds, "source": source, "kept": list(kept), "replayed": list(replayed), "metrics": metrics,
+            "in_language": in_language,
             "zero_shot": zero_shot, "recipes": recipes,
             "mlm": {lang: {model: mlm[model][lang] for model in mlm} for lang in sorted(mlm.get("cino", {}))}}
 
@@ -85,8 +86,8 @@ def evaluation_markdown(results: dict) -> str:
              "| language | evaluated on | majority | fastText | random init | base | trained | trained − base | |",
              "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for row in results["in_language"]:
-        kept = f" (kept: {'source' if row['lang'] == source else 'replayed'})" if row["lang"] in results["kept"] \
-            or row["lang"] == source else ""
+        kept = " (source)" if row["lang"] == source else \
+            " (replayed)" if row["lang"] in results["replayed"] else " (kept)" if row["lang"] in results["kept"] else ""
         lines.append(f"| {row['lang']}{kept} | {row['evaluated_on']} | {row['majority']:.3f} | {_cell(row['fasttext'])} | "
                      f"{_cell(row['random'])} | {_cell(row['base'])} | {_cell(row['cino'])} | {row['delta']:+.3f} | "
                      f"{_verdict(row)} |")
@@ -117,8 +118,10 @@ def evaluation_markdown(results: dict) -> str:
               "|---|---|---|---:|---|---|---|"]
     for recipe in results["recipes"]:
         if recipe["model"] == "fasttext":
-            grid = ", ".join(f"{r['lr']:g}/{r['epoch']}: {r['select'][metric['in_language']]:.3f}" for r in recipe["sweep"])
-            lines.append(f"| {recipe['lang']} | fastText | same | {recipe['lr']:g} | {recipe['epoch']} epochs | – | {grid} |")
+            grid = ", ".join(f"{r['lr']:g}/{r['epoch']}: {r['select'][recipe['select_metric']]:.3f}"
+                             for r in recipe["sweep"])
+            lines.append(f"| {recipe['lang']} | fastText | the same ({recipe['select_metric']}) | {recipe['lr']:g} | "
+                         f"{recipe['epoch']} epochs | – | {grid} |")
             continue
         grid = ", ".join(f"{r['lr']:g}/{r['batch_size']}: {r['select'][recipe['select_metric']]:.3f}"
                          for r in recipe["sweep"])
@@ -126,7 +129,7 @@ def evaluation_markdown(results: dict) -> str:
                      f"{recipe['lr']:g} | {recipe['batch_size']} | {recipe['best_epochs']} | {grid} |")
     rows = results["in_language"] + results["zero_shot"]
     unlearned = sum(not row[model]["learned"] for row in rows for model in MODELS)
-    better = sum(row["delta"] > 0 and not row["within_spread"] for row in rows)
+    better = sum(_verdict(row) == "trained better" for row in rows)
     lines += ["", f"**Of {len(rows)} settings, the trained model beats the base by more than the seeds' spread in "
                   f"{better}; {unlearned} of {len(rows) * len(MODELS)} fine-tuned results did not learn (†).**"]
     return "\n".join(lines) + "\n"
@@ -145,8 +148,9 @@ def evaluation_plot(results: dict) -> bytes:
     series = ("fasttext", *MODELS)
     colours = {NAMES["fasttext"]: "#2ca02c", NAMES["random"]: "#d62728", NAMES["base"]: MODEL_COLOURS["base"],
                NAMES["cino"]: MODEL_COLOURS["cino"]}
-    bars(axis, groups, {NAMES[s]: [row[s]["mean"] if s in row else 0.0 for row in rows] for s in series}, colours,
-         {NAMES[s]: [row[s]["std"] if s in row else 0.0 for row in rows] for s in series})
+    nan = float("nan")   # no bar: fastText is not trained for zero-shot rows
+    bars(axis, groups, {NAMES[s]: [row[s]["mean"] if s in row else nan for row in rows] for s in series}, colours,
+         {NAMES[s]: [row[s]["std"] if s in row else nan for row in rows] for s in series})
     for i, row in enumerate(rows):
         axis.hlines(row["majority"], i - 0.45, i + 0.45, colors="black", linestyles="dashed",
                     label="majority class" if i == 0 else None)

@@ -31,10 +31,11 @@ def script(code: str):
 
 def kept_langs(langs, train, evaluation) -> tuple:
     """The languages the vocabulary keeps besides the run's own `langs`: the evaluation's source
-    language (zero-shot fine-tunes on it: it must not be read piece by piece) and `[train]
-    replay_langs`. `train`, `evaluation`: the task's reads of TrainSettings and EvaluationProfile."""
+    language (zero-shot fine-tunes on it: it must not be read piece by piece), if it has a
+    manifest, and `[train] replay_langs`. `train`, `evaluation`: the task's reads of
+    TrainSettings and EvaluationProfile."""
     catalog = config.catalog()
-    source = parse_lang_list(evaluation.source_lang, catalog, "[evaluation] source_lang")
+    source = [evaluation.source_lang] if evaluation.source_lang in catalog.languages else []
     listed = parse_lang_list(train.replay_langs, catalog, "[train] replay_langs") if train.replay_langs else ()
     return tuple(sorted((set(source) | set(listed)) - set(langs)))
 

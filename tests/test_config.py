@@ -93,6 +93,8 @@ def alternative(section: str, f, tmp_path) -> dict:
         return {f.name: str(choices[(choices.index(current) + 1) % len(choices)])}
     if f.type is bool:
         return {f.name: str(not current).lower()}
+    if f.name == "replay_share":   # a share below 1
+        return {f.name: str(current / 2)}
     if f.type in (int, float):
         return {f.name: str(current + 1)}
     if section == "cino":   # locations: an empty directory, or a copy of the manifests
@@ -306,7 +308,7 @@ def test_a_setting_comes_from_the_environment_the_cfg_file_the_command_line_or_i
     with in_env({"CINO_WORK_DIR": str(tmp_path)}):
         assert config.work_dir() == tmp_path
         assert config.settings(FilterSettings) == FilterSettings()
-        assert config.settings(StandInSettings).layers == 1 != StandInSettings().layers  # tests/luigi-test.cfg
+        assert config.settings(StandInSettings).embed_dim == 16 != StandInSettings().embed_dim  # tests/luigi-test.cfg
         assert config.settings(TrainSettings).max_update == 30   # [train] profile = test-cpu there
         with CmdlineParser.global_instance(["Split", "--lang", "bo", "--filters-min-chars", "8",
                                             "--train-profile", "test-ddp"]):

@@ -1,6 +1,7 @@
 """The formats public corpora come in (Parquet, JSON lines, MediaWiki dumps; gzip, zstd, bzip2, xz),
 built inside each test: every line accounted for, documents kept together, bad files one line."""
 import bz2
+import dataclasses
 import html
 import json
 import lzma
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from common.fingerprint import sha256_file
 from corpus.formats import wikitext_lines
 from corpus.lines import read_rejections
 from corpus.split import split_key
@@ -43,8 +45,8 @@ def test_parquet_rows_are_documents_cut_into_lines_and_filtered_on_their_fields(
     assert stats["lines_in"] == 300 and stats["lines_kept"] == 3 * len(kept_rows)
     assert stats["lines_in"] == stats["lines_kept"] + sum(stats["rejected"].values())
     assert stats["rejected"] == {"row_filter": 300 - 3 * len(kept_rows)}
-    first = kept_rows[0]
-    assert shard_lines(out)[:3] == [f"fw:<urn:uuid:{first['id'][-5:-1]}>.{k}\t{line}"
+    first = kept_rows[0]   # its id percent-encoded in the refs: refs are split on ':' and tabs
+    assert shard_lines(out)[:3] == [f"fw:%3Curn%3Auuid%3A{first['id'][-5:-1]}%3E.{k}\t{line}"
                                     for k, line in enumerate(first["text"].split("\n"), 1)]
     reasons = {row["detail"] for row in read_rejections(out / "rejected.tsv")}
     assert "language 'kaz_Arab' not in ['uig_Arab']" in reasons and "language_score 0.5 < 0.65" in reasons
@@ -130,6 +132,34 @@ def test_wikitext_keeps_link_text_and_drops_markup_references_tables_and_namespa
     assert lines == ["Lhasa is in the Tibetan plateau.", "Star Wars: A New Hope"]
 
 
+def test_row_filters_refuse_what_is_not_a_number_and_documents_keep_their_structure(tmp_path):
+    rows = [{"text": "a\n\nb\r", "id": None, "score": float("nan")}, {"text": "c\n\nd", "id": "", "score": 0.9},
+            {"text": "", "id": "x y", "score": 0.9}]
+    path = parquet(tmp_path / "rows.parquet", rows)
+    result, out = ingest(tmp_path, source(path, id="r", format="parquet", id_field="id",
+                                          keep_rows=(("score", {"min": 0.5}),)))
+    stats = result["stats"]
+    assert stats["rejected"] == {"row_filter": 2, "empty": 1}   # NaN is not above 0.5; a document without text
+    assert shard_lines(out) == ["r:row2.1\tc", "r:row2.3\td"]   # blank lines are the document's structure
+
+
+def test_a_compressed_source_mirrored_under_its_sha256_is_decompressed(tmp_path):
+    import gzip
+
+    from corpus.ingest import resolve_source
+
+    data = gzip.compress(("\n".join(UG) + "\n").encode())
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    named = write(tmp_path, "maqal.txt.gz", data)
+    (mirror / sha256_file(named)).write_bytes(data)
+    src = dataclasses.replace(source(named), path=None, url="https://example.org/maqal.txt.gz")
+    found = resolve_source(src, "ug.yaml", tmp_path, mirror, tmp_path / "cache")
+    assert found.name == sha256_file(named)
+    result, out = ingest(tmp_path, src, paths=[found])
+    assert result["stats"]["lines_kept"] == 300
+
+
 @pytest.mark.parametrize("build,problem", [
     (lambda tmp: (parquet(tmp / "rows.parquet", [{"content": "x"}]), {"format": "parquet"}),
      "rows.parquet: no column 'text' (columns: content)"),
@@ -139,6 +169,10 @@ def test_wikitext_keeps_link_text_and_drops_markup_references_tables_and_namespa
      "cut.xml: not well-formed XML"),
     (lambda tmp: (write(tmp, "text.txt", b"not parquet\n"), {"format": "parquet"}),
      "text.txt: not a readable Parquet file"),
+    (lambda tmp: (write(tmp, "plain.txt.zst", b"this is not zstd\n" * 100), {}),
+     "plain.txt.zst: truncated or corrupt zstd data"),
+    (lambda tmp: (parquet(tmp / "numbers.parquet", [{"text": 5}]), {"format": "parquet"}),
+     "numbers.parquet: column 'text' holds int64, not text"),
 ])
 def test_bad_files_are_one_clear_error_and_nothing_is_published(tmp_path, build, problem):
     path, fields = build(tmp_path)

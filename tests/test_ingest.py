@@ -28,11 +28,11 @@ def language(*sources) -> Language:
                     filters={}, sources=tuple(sources), eval_sets={}, manifest="ug.yaml")
 
 
-def ingest(tmp_path, *sources, shard_bytes=1 << 20, **limits):
+def ingest(tmp_path, *sources, shard_bytes=1 << 20, paths=None, **limits):
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
     settings = IngestSettings(shard_mb=shard_bytes / 2**20, **limits)
-    return ingest_language(language(*sources), [Path(s.path) for s in sources], out, settings), out
+    return ingest_language(language(*sources), paths or [Path(s.path) for s in sources], out, settings), out
 
 
 def shard_lines(out: Path) -> list:

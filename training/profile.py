@@ -79,6 +79,9 @@ class TrainSettings(Settings):
             valid = isinstance(betas, tuple) and len(betas) == 2 and all(isinstance(b, float) for b in betas)
         except (ValueError, SyntaxError):
             valid = False
+        if not 0.0 <= self.replay_share < 1.0:
+            raise InputError(f"{where} replay_share", f"{self.replay_share} is not a share below 1",
+                             "use 0 (no replay) up to, say, 0.3: the run's own languages get the rest")
         if not valid:
             raise InputError(f"{where} adam_betas", f"{self.adam_betas!r} is not two numbers",
                              "write them as fairseq does, e.g. (0.9,0.999)")

@@ -21,7 +21,7 @@ from corpus.split import split_path
 from eval.protocol import EvaluationProfile
 from eval.report import evaluation_markdown, evaluation_results
 from pipeline import config
-from pipeline.inputs import KEEPING, eval_files, kept_langs
+from pipeline.inputs import KEEPING, REPLAYING, eval_files, kept_langs, training_langs
 from pipeline.tasks.base import LanguageListTask, list_scope
 from pipeline.tasks.corpus import Split
 from pipeline.tasks.export import ExportHF
@@ -180,7 +180,7 @@ class EvaluationReport(LanguageListTask):
     stage = "evaluation"
     version = 2   # 2: baselines, random-init control, recipes, kept languages
     reads = (EvaluationProfile.only("seeds", "zero_shot_metric", "in_language_metric", "source_lang", "eval_set"),
-             *KEEPING)
+             *REPLAYING)
 
     def requires(self):
         langs = fine_tuning_langs(self.langs, self.read(EvaluationProfile))
@@ -196,6 +196,7 @@ class EvaluationReport(LanguageListTask):
             {lang: read_json(out.path / "metrics.json") for lang, out in needs["baselines"].items()},
             {model: out.stats()["languages"] for model, out in needs["mlm"].items()}, profile.seeds,
             profile.source_lang, kept_langs(self.langs, self.read(TrainSettings), profile),
+            [code for code in training_langs(self.langs, self.read(TrainSettings), profile) if code not in self.langs],
             {"in_language": profile.in_language_metric, "zero_shot": profile.zero_shot_metric})
         write_json(tmp / "evaluation.json", results)
         with open_text(tmp / "evaluation.md", "w") as handle:

@@ -2,10 +2,11 @@
 side by side (same lines, batch and threads), with the SmallerModels report's sizes and scores.
 
     python bench/smaller_models.py [--langs bo,mn,ug] [--lang bo] [--profile demo-cpu] [--batch 32] [--threads 2]
+        [any setting the run was built with: --distill-steps 600 ...]
 
 Builds `SmallerModels --langs LANGS --lang LANG --train-profile PROFILE` if it is not finished (in
 CINO_WORK_DIR or ./work_dir), then times, for each model, the language's held-out lines (the first
---lines) tokenized and run through the encoder (what a classifier runs) and through the encoder
+--lines), tokenized beforehand, run through the encoder (what a classifier runs) and through the encoder
 and the masked-LM head (what fill-mask runs; the head's size is where the model for one language
 saves), best of three passes. Prints sentences/s and the ratio to the trained model beside size,
 parameters, score and retention.
@@ -31,15 +32,17 @@ def speed(model_dir: Path, lines: list, batch: int, threads: int) -> dict:
     torch.set_num_threads(threads)
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     model = AutoModelForMaskedLM.from_pretrained(model_dir, local_files_only=True).eval()
+    limit = model.config.max_position_embeddings - 2
+    batches = [tokenizer(lines[start:start + batch], padding=True, truncation=True, max_length=limit,
+                         return_tensors="pt") for start in range(0, len(lines), batch)]   # not timed: the models differ
     result = {}
     for name, run in (("encoder", lambda x: model.roberta(**x)), ("fill-mask", lambda x: model(**x))):
         times = []
         for _ in range(3):
             started = time.perf_counter()
             with torch.no_grad():
-                for start in range(0, len(lines), batch):
-                    run(tokenizer(lines[start:start + batch], padding=True, truncation=True, max_length=128,
-                                  return_tensors="pt"))
+                for inputs in batches:
+                    run(inputs)
             times.append(time.perf_counter() - started)
         result[name] = len(lines) / min(times)
     return result
@@ -53,10 +56,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--lines", type=int, default=512)
-    args = parser.parse_args()
+    args, settings = parser.parse_known_args()   # the rest: settings the run was built with (--distill-steps 600)
     os.chdir(REPO)
+    settings = ["--train-profile", args.profile, *settings]
     command = [str(Path(sys.executable).parent / "luigi"), "--module", "pipeline", "SmallerModels", "--langs", args.langs,
-               "--lang", args.lang, "--train-profile", args.profile, "--local-scheduler", "--workers", "2"]
+               "--lang", args.lang, *settings, "--local-scheduler", "--workers", "2"]
     if subprocess.run(command).returncode != 0:
         sys.exit("SmallerModels failed; see its output above")
     from luigi.cmdline_parser import CmdlineParser
@@ -64,7 +68,7 @@ def main() -> None:
     import pipeline
     from corpus.split import split_path
 
-    with CmdlineParser.global_instance(["SmallerModels", "--train-profile", args.profile]):
+    with CmdlineParser.global_instance(["SmallerModels", *settings]):
         report = pipeline.SmallerModels(langs=args.langs, lang=args.lang).output().stats()
         dirs = {"cino": pipeline.ExportHF(langs=args.langs).output().path,
                 "pruned": pipeline.PruneForLanguage(langs=args.langs, lang=args.lang).output().path,

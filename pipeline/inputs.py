@@ -7,6 +7,7 @@ import this and the task classes they require, never each other's helpers.
 import unicodedata
 
 from common.jsonio import read_json
+from common.xlmr import MASK
 from corpus.lines import read_shards
 from corpus.manifest import parse_lang_list
 from corpus.split import refs_path, split_path
@@ -85,3 +86,15 @@ def language_texts(code: str, split, ingested) -> dict:
     if language(code).eval_sets:
         texts["eval"] = list(eval_texts(code))
     return texts
+
+
+def masked(lines: list) -> list:
+    """The lines with their middle word (or character, without spaces) replaced by <mask>."""
+    result = []
+    for line in lines:
+        words = line.split(" ")
+        if len(words) > 2:
+            result.append(" ".join(words[:len(words) // 2] + [MASK] + words[len(words) // 2 + 1:]))
+        elif len(line) > 2:
+            result.append(line[:len(line) // 2] + MASK + line[len(line) // 2 + 1:])
+    return result

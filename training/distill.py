@@ -3,8 +3,10 @@ fewer layers, initialised from the teacher's (every `stride`-th layer, the embed
 head copied), trained to match the teacher on the run's corpus sampled as continued pretraining
 samples it (the languages' shares q of the sampling plan).
 
-Each update: `batch_size` lines drawn by a generator seeded with (seed, update), masked as the
-masked-LM task masks them (`mask_prob`, never a special token); the loss is the KL divergence of
+Each update: `batch_size` lines drawn by a generator seeded with (seed, update) (only the drawn
+lines are read: memory does not grow with the corpus); `mask_prob` of their tokens replaced by
+<mask> (all of them: fairseq's 10% kept and 10% random tokens are left out, the student learns
+the teacher's distribution at masked positions; never a special token); the loss is the KL divergence of
 the student's masked-token distribution from the teacher's at temperature T (times T^2, so its
 gradient does not shrink with T), plus `hidden_weight` x the mean squared difference of the
 student's hidden states and the teacher's layers they were initialised from (and of the
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import InputError
 from common.settings import Settings, setting
 from common.xlmr import PAD, SPECIALS
 
@@ -40,12 +43,25 @@ class DistillSettings(Settings):
     threads: int = setting(2, "CPU threads (they can change the last bits of the weights)")
     save_interval: int = setting(200, "a checkpoint to resume from every so many updates", fingerprint=False)
 
+    def checked(self, where: str) -> "DistillSettings":
+        super().checked(where)
+        for name, low, high in (("layers", 0, 1000), ("steps", 1, 10**9), ("batch_size", 1, 10**6),
+                                ("tokens_per_sample", 8, 10**6), ("lr", 1e-9, 1.0), ("warmup", 0.0, 0.99),
+                                ("temperature", 0.01, 100.0), ("hidden_weight", 0.0, 1000.0), ("mask_prob", 0.01, 0.99),
+                                ("threads", 1, 1024), ("save_interval", 1, 10**9)):
+            if not low <= getattr(self, name) <= high:
+                raise InputError(f"{where} {name}", f"{getattr(self, name)} is out of range",
+                                 f"use a value from {low} to {high}")
+        return self
+
 
 def teacher_layers(teacher_count: int, student_count: int) -> list:
     """The teacher layer (0-based) each student layer starts from and is matched to: the last of
-    each group of `teacher_count / student_count` layers."""
-    stride = teacher_count / student_count
-    return [round((k + 1) * stride) - 1 for k in range(student_count)]
+    each of `student_count` groups of the teacher's layers, as even as integers allow."""
+    if not 1 <= student_count < teacher_count:
+        raise InputError("[distill] layers", f"a student of {student_count} layers from a teacher of {teacher_count}",
+                         f"use 1 to {teacher_count - 1} layers (0: half the teacher's)")
+    return [(k + 1) * teacher_count // student_count - 1 for k in range(student_count)]
 
 
 def student_from(teacher, layers: int):
@@ -62,12 +78,29 @@ def student_from(teacher, layers: int):
     return student
 
 
-def sample_batch(encoded: dict, q: dict, batch_size: int, seed: int, step: int) -> list:
-    """`batch_size` token-id lists drawn for update `step`: languages by their share q, then a line."""
-    rng = np.random.default_rng([seed, step])
-    langs = sorted(encoded)
-    chosen = rng.choice(len(langs), size=batch_size, p=np.array([q[lang] for lang in langs]) / sum(q.values()))
-    return [encoded[langs[i]][rng.integers(len(encoded[langs[i]]))] for i in chosen]
+def _lines(path):
+    """The non-blank lines of a split file (blank lines separate documents)."""
+    with open(path, encoding="utf-8") as handle:
+        yield from (line.rstrip("\n") for line in handle if line.strip())
+
+
+def drawn_lines(files: dict, q: dict, settings: DistillSettings) -> list:
+    """The lines of every update, [[line, ...] per update]: for update k, `batch_size` draws of a
+    generator seeded with (seed, k): a language by its share q, then one of its lines
+    (`files`: {lang: split file}). Two passes over the files; only the drawn lines are kept."""
+    counts = {lang: sum(1 for _ in _lines(path)) for lang, path in sorted(files.items())}
+    langs = [lang for lang in counts if counts[lang]]
+    if not langs:
+        raise InputError(", ".join(map(str, files.values())), "no lines to distil on", "build the run's corpus first")
+    shares = np.array([q[lang] for lang in langs]) / sum(q[lang] for lang in langs)
+    draws = []
+    for step in range(settings.steps):
+        rng = np.random.default_rng([settings.seed, step])
+        chosen = rng.choice(len(langs), size=settings.batch_size, p=shares)
+        draws.append([(langs[i], int(rng.integers(counts[langs[i]]))) for i in chosen])
+    wanted = {lang: {i for batch in draws for code, i in batch if code == lang} for lang in langs}
+    text = {(lang, i): line for lang in langs for i, line in enumerate(_lines(files[lang])) if i in wanted[lang]}
+    return [[text[pick] for pick in batch] for batch in draws]
 
 
 def mask_batch(ids: list, mask_id: int, mask_prob: float, seed: int, step: int):
@@ -88,16 +121,21 @@ def mask_batch(ids: list, mask_id: int, mask_prob: float, seed: int, step: int):
     return tokens.masked_fill(masked, mask_id), (tokens != PAD).long(), masked
 
 
-def distill(teacher_dir, encoded: dict, q: dict, out_dir, run_dir, settings: DistillSettings, on_step=None) -> dict:
-    """Distil the teacher (a Hugging Face directory) on `encoded` ({lang: [token ids]}) sampled by
-    `q`; the student goes to `out_dir` (model files; the caller adds the tokenizer), checkpoints
-    to `run_dir`. Returns the first and last losses."""
+def distill(teacher_dir, batches: list, out_dir, run_dir, settings: DistillSettings, on_step=None) -> dict:
+    """Distil the teacher (a Hugging Face directory) on `batches` (the lines of each update,
+    `drawn_lines`); the student goes to `out_dir` (model files; the caller adds the tokenizer),
+    checkpoints to `run_dir`. Returns the first and last losses."""
     import torch
-    from transformers import AutoModelForMaskedLM
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
 
     torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
+    tokenizer = AutoTokenizer.from_pretrained(teacher_dir, local_files_only=True)
     teacher = AutoModelForMaskedLM.from_pretrained(teacher_dir, local_files_only=True).eval()
+    positions = teacher.config.max_position_embeddings - 2   # XLM-R's positions start after the padding id
+    if settings.tokens_per_sample > positions:
+        raise InputError("[distill] tokens_per_sample", f"{settings.tokens_per_sample} is more than the teacher's "
+                         f"{positions} positions", f"use at most {positions}")
     count = settings.layers or max(1, teacher.config.num_hidden_layers // 2)
     student = student_from(teacher, count)
     matched = [0] + [i + 1 for i in teacher_layers(teacher.config.num_hidden_layers, count)]   # hidden_states indices
@@ -115,18 +153,20 @@ def distill(teacher_dir, encoded: dict, q: dict, out_dir, run_dir, settings: Dis
         torch.set_rng_state(state["rng"])
         start, losses = state["step"], state["losses"]
     student.train()
-    mask_id = teacher.config.vocab_size - 1   # <mask> is last
+    mask_id = tokenizer.mask_token_id
     temperature = settings.temperature
     for step in range(start, settings.steps):
-        inputs, attention, masked = mask_batch(sample_batch(encoded, q, settings.batch_size, settings.seed, step),
-                                               mask_id, settings.mask_prob, settings.seed, step)
+        ids = tokenizer(batches[step], truncation=True, max_length=settings.tokens_per_sample)["input_ids"]
+        inputs, attention, masked = mask_batch(ids, mask_id, settings.mask_prob, settings.seed, step)
         with torch.no_grad():
             taught = teacher.roberta(input_ids=inputs, attention_mask=attention, output_hidden_states=True)
             target = teacher.lm_head(taught.last_hidden_state[masked]) / temperature
         learned = student.roberta(input_ids=inputs, attention_mask=attention, output_hidden_states=True)
         logits = student.lm_head(learned.last_hidden_state[masked]) / temperature
+        # a batch of specials and <unk> only has nothing masked: no logit loss then (not a NaN)
         kd = torch.nn.functional.kl_div(torch.log_softmax(logits, -1), torch.log_softmax(target, -1),
-                                        reduction="batchmean", log_target=True) * temperature ** 2
+                                        reduction="batchmean", log_target=True) * temperature ** 2 \
+            if masked.any() else logits.sum() * 0.0
         real = attention.bool()
         hidden = sum(torch.nn.functional.mse_loss(learned.hidden_states[s][real], taught.hidden_states[t][real])
                      for s, t in enumerate(matched)) / len(matched)

@@ -63,7 +63,14 @@ def validation_plot(history: dict) -> bytes:
     return png(figure)
 
 
-SMALLER = {"cino": "trained", "pruned": "vocabulary of one language", "student": "student"}
+SMALLER_LABELS = {"cino": "trained", "pruned": "vocabulary of one language", "student": "student"}
+
+
+def with_retention(rows: dict) -> dict:
+    """`rows` ({model: {"scores": {test: {mean, std}}, ...}}) with each model's retention per test:
+    its mean score / the trained model's ("cino")."""
+    return {model: {**row, "retention": {test: row["scores"][test]["mean"] / max(rows["cino"]["scores"][test]["mean"], 1e-9)
+                                         for test in row["scores"]}} for model, row in rows.items()}
 
 
 def smaller_markdown(lang: str, metric: str, rows: dict) -> str:
@@ -77,7 +84,7 @@ def smaller_markdown(lang: str, metric: str, rows: dict) -> str:
     for model, row in rows.items():
         cells = [f"{row['scores'][t]['mean']:.3f} ± {row['scores'][t]['std']:.3f} | {row['retention'][t]:.1%}"
                  for t in tests]
-        lines.append(f"| {SMALLER[model]} | {row['bytes'] / 2**20:.1f} | {row['parameters']:,} | " + " | ".join(cells) + " |")
+        lines.append(f"| {SMALLER_LABELS[model]} | {row['bytes'] / 2**20:.1f} | {row['parameters']:,} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -85,7 +92,7 @@ def smaller_plot(lang: str, metric: str, rows: dict) -> bytes:
     """Size and score of the trained model and its smaller versions."""
     from common.plots import bars, plt, png
 
-    names = [SMALLER[model] for model in rows]
+    names = [SMALLER_LABELS[model] for model in rows]
     test = sorted(rows["cino"]["scores"])[0]
     figure, (size, score) = plt.subplots(1, 2, figsize=(10, 3.4))
     bars(size, names, {"MB": [row["bytes"] / 2**20 for row in rows.values()]})

@@ -13,41 +13,49 @@ import sentencepiece as spm
 from common.xlmr import DICT_FILE, EMBED, LM_BIAS, MODEL_FILE, SPM_CONTROLS, SPM_FILE
 from vocab import fairseq_ids
 from vocab.pieces import load_proto
-from vocab.prune import PruneSettings, prune
+from vocab.prune import PruneSettings, count_pieces, prune
 
 
-def language_counts(spm_file, lines: list, chars) -> np.ndarray:
-    """How often each piece occurs in `lines`; the single-character pieces of `chars` (a
-    predicate: is this character of the language's script?) count once at least, so unseen
-    text of the script degrades to characters, not <unk>."""
+def language_counts(spm_file, files: list, raw_lines: list, also: list, chars, settings: PruneSettings) -> np.ndarray:
+    """How often each piece occurs in the language's corpus (`files`, streamed by
+    `vocab.prune.count_pieces`, and its raw lines), with the pieces of `also` (piece strings the
+    Hugging Face tokenizer gives on the lines the stage checks: on a rare line it may segment
+    differently from SentencePiece) and the single-character pieces of `chars` (a predicate: is
+    this character of the language's script?) counted once at least, so unseen text of the
+    script degrades to characters, not <unk>."""
     processor = spm.SentencePieceProcessor(model_file=str(spm_file))
-    counts = np.bincount(np.fromiter((i for ids in processor.encode(lines) for i in ids), dtype=np.int64),
-                         minlength=processor.get_piece_size())
-    for spm_id in range(len(SPM_CONTROLS), processor.get_piece_size()):
-        piece = processor.id_to_piece(spm_id)
-        if len(piece) == 1 and chars(piece):
-            counts[spm_id] = max(counts[spm_id], 1)
+    counts = count_pieces(spm_file, files, settings)
+    counts += np.bincount(np.fromiter((i for ids in processor.encode(raw_lines) for i in ids), dtype=np.int64),
+                          minlength=len(counts))
+    forced = {processor.piece_to_id(piece) for piece in set(also)}
+    forced |= {spm_id for spm_id in range(processor.get_piece_size())
+               if len(processor.id_to_piece(spm_id)) == 1 and chars(processor.id_to_piece(spm_id))}
+    for spm_id in forced - set(range(len(SPM_CONTROLS))):
+        counts[spm_id] = max(counts[spm_id], 1)
     return counts
 
 
-def prune_model(model_dir, out_dir, lines: list, chars) -> dict:
-    """Write into `out_dir` the model of `model_dir` (XLM-R layout) over the pieces `lines` use and
-    the single characters `chars` accepts: sentencepiece.bpe.model, dict.txt, model.pt."""
+def prune_model(model_dir, out_dir, counts: np.ndarray) -> dict:
+    """Write into `out_dir` the model of `model_dir` (XLM-R layout) over the pieces with a count
+    (`language_counts`): sentencepiece.bpe.model, dict.txt, model.pt."""
     from training import checkpoint
 
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     full = load_proto(model_dir / SPM_FILE)
-    counts = language_counts(model_dir / SPM_FILE, lines, chars)
     small, kept = prune(full, counts, PruneSettings(min_count=1, keep_single_chars=False))
     (out_dir / SPM_FILE).write_bytes(small.SerializeToString())
     fairseq_ids.write_dict(small, counts[kept], out_dir / DICT_FILE)
-    rows = [full_id for _, full_id, _ in fairseq_ids.id_map(small, full)]   # every kept symbol is in the full model
+    rows = [full_id for _, full_id, _ in fairseq_ids.id_map(small, full)]
     trained = checkpoint.load(model_dir / MODEL_FILE)
+    # fairseq may pad its embedding past the dictionary: then <mask> (last) would not be the last row
+    if trained["model"][EMBED].shape[0] != fairseq_ids.symbol_count(full) or min(rows) < 0:
+        raise RuntimeError(f"{model_dir / MODEL_FILE}: {trained['model'][EMBED].shape[0]} embedding rows for "
+                           f"{fairseq_ids.symbol_count(full)} symbols of {model_dir / SPM_FILE}")
     index = np.asarray(rows)
     weight, bias = trained["model"][EMBED][index].clone(), trained["model"][LM_BIAS][index].clone()
     checkpoint.save(checkpoint.replace_vocabulary(trained, weight, bias), out_dir / MODEL_FILE)
     return {"fairseq_symbols": {"full": fairseq_ids.symbol_count(full), "for_language": fairseq_ids.symbol_count(small)},
-            "pieces_used": int((counts > 0).sum())}
+            "pieces_kept": len(kept) - len(SPM_CONTROLS)}
 
 
 def compare(full_dir, small_dir, texts: dict, logit_lines: int) -> dict:
@@ -75,9 +83,22 @@ def compare(full_dir, small_dir, texts: dict, logit_lines: int) -> dict:
                 difference = (full_model(input_ids=full_ids).logits[..., kept] - small_model(input_ids=small_ids).logits)
             worst = max(worst, difference.abs().max().item())
         result[name] = {"lines": len(lines), "pieces_identical": len(lines) - len(differing),
+                        "pieces_identical_share": (len(lines) - len(differing)) / len(lines) if lines else 1.0,
                         "max_abs_logit_difference": worst, "logit_lines": min(logit_lines, len(lines)),
                         "first_differences": differing[:5]}
     return result
+
+
+def check_same(checked: dict, enforced: list, max_logit_difference: float, lang: str) -> None:
+    """Raise unless the texts `enforced` (the language's own text) got the same pieces as from the
+    full model on every line and logits within `max_logit_difference` at the kept pieces."""
+    rows = [checked[name] for name in enforced]
+    worst = max(row["max_abs_logit_difference"] for row in rows)
+    differing = [line for row in rows for line in row["first_differences"]]
+    if differing or worst > max_logit_difference:
+        raise RuntimeError(f"the model for {lang} differs from the full model on its own text: max abs logit "
+                           f"difference {worst:.2e} (limit {max_logit_difference}), lines tokenized differently: "
+                           f"{differing[:3]}")
 
 
 def copy_tokenizer_files(source_dir, out_dir) -> None:

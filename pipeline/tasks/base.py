@@ -133,6 +133,10 @@ class StageTask(luigi.Task):
     def output(self):
         return self.output_class(self.output_dir())
 
+    def run_dir(self) -> Path:
+        """Where a resumable stage keeps its work in progress (checkpoints), beside its output."""
+        return self.output_dir().with_name(self.output_dir().name + ".run")
+
     def report(self, percent: int, message: str) -> None:
         if self.set_progress_percentage:
             self.set_progress_percentage(percent)

@@ -69,16 +69,20 @@ def setting_data(lang: str, langs, profile) -> tuple:
     return split(lang, "train"), split(lang, "dev") if test_split(lang, profile) == "test" else None, tests
 
 
+def check_fine_tuning_lang(lang: str, langs, profile) -> None:
+    if lang not in fine_tuning_langs(langs, profile):
+        raise InputError("--lang", f"no '{profile.eval_set}' training and test data for {lang!r}",
+                         f"declare them under eval: in corpora_manifests/{lang}.yaml, or choose one of "
+                         f"{', '.join(fine_tuning_langs(langs, profile))}")
+
+
 class _Setting(LanguageListTask):
     """A task over one language's evaluation setting (`--lang`: the language fine-tuned on)."""
     lang = luigi.Parameter()
 
     def _profile(self):
         profile = self.read(EvaluationProfile)
-        if self.lang not in fine_tuning_langs(self.langs, profile):
-            raise InputError("--lang", f"no '{profile.eval_set}' training and test data for {self.lang!r}",
-                             f"declare them under eval: in corpora_manifests/{self.lang}.yaml, or choose one of "
-                             f"{', '.join(fine_tuning_langs(self.langs, profile))}")
+        check_fine_tuning_lang(self.lang, self.langs, profile)
         return profile
 
     def external_inputs(self):
@@ -107,7 +111,8 @@ class EvaluateClassification(_Setting):
         from eval.classify import evaluate, profile_settings
 
         profile = self._profile()
-        train, dev, tests = setting_data(self.lang, self.langs, profile)
+        # the model pruned to one language reads no other: no zero-shot tests for it
+        train, dev, tests = setting_data(self.lang, [self.lang] if self.model == "pruned" else self.langs, profile)
         chosen = profile_settings(profile)
         with Progress(None, f"fine-tuning {self.model} on {self.lang}", self.report, unit="step") as progress:
             result = evaluate(self.input().path, train, dev, tests, chosen["seeds"], chosen["base"], chosen["lrs"],
@@ -135,7 +140,8 @@ class BaselineClassification(_Setting):
         from eval.fasttext_baseline import fasttext_baseline
 
         profile = self._profile()
-        train, dev, tests = setting_data(self.lang, self.langs, profile)
+        # the model pruned to one language reads no other: no zero-shot tests for it
+        train, dev, tests = setting_data(self.lang, [self.lang] if self.model == "pruned" else self.langs, profile)
         own = {name: data for name, data in tests.items() if name.startswith(f"{self.lang}/")}
         labels = check_labels(train, [d for d in (dev, *own.values()) if d is not None])
         if dev is None:

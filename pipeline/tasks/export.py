@@ -12,11 +12,10 @@ import time
 import luigi
 
 from common.jsonio import open_text
-from common.xlmr import MASK
 from corpus.report import corpus_summary_markdown, read_corpus_table
 from eval.tokenizer_report import vocabulary_markdown
 from pipeline import config
-from pipeline.inputs import eval_files, language_texts
+from pipeline.inputs import eval_files, language_texts, masked
 from pipeline.tasks.base import LanguageListTask, list_scope
 from pipeline.tasks.corpus import Ingest, Split
 from pipeline.tasks.report import CorpusReport
@@ -29,18 +28,6 @@ from vocab.codepoints import own_scripts
 from vocab.normalizer import script_rewrite
 
 log = logging.getLogger("luigi-interface")
-
-
-def masked(lines: list) -> list:
-    """The lines with their middle word (or character, without spaces) replaced by <mask>."""
-    result = []
-    for line in lines:
-        words = line.split(" ")
-        if len(words) > 2:
-            result.append(" ".join(words[:len(words) // 2] + [MASK] + words[len(words) // 2 + 1:]))
-        elif len(line) > 2:
-            result.append(line[:len(line) // 2] + MASK + line[len(line) // 2 + 1:])
-    return result
 
 
 class ExportHF(LanguageListTask):

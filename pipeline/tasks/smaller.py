@@ -9,14 +9,18 @@ compared with it on the evaluation's protocol.
 (SmallerModels, the comparison, is in pipeline/tasks/smaller_report.py: it reads their evaluations.)
 """
 import logging
+import shutil
 
 import luigi
 
 from common.atomic import output_lock
+from common.errors import InputError
 from common.jsonio import open_text, read_json
+from common.xlmr import SPM_FILE
 from corpus.split import SPLITS, split_path
+from eval.protocol import EvaluationProfile
 from pipeline import config
-from pipeline.inputs import language, language_texts
+from pipeline.inputs import language, language_texts, masked, training_langs
 from pipeline.tasks.base import LanguageListTask, list_scope
 from pipeline.tasks.corpus import Ingest, Split
 from pipeline.tasks.export import ExportHF
@@ -25,8 +29,10 @@ from pipeline.tasks.vocab import base_model
 from training.distill import DistillSettings
 from training.hf_export import ParitySettings
 from training.model_card import comparison_markdown, model_card
+from training.profile import TrainSettings
 from vocab.codepoints import own_scripts, script_chars
 from vocab.normalizer import script_rewrite
+from vocab.prune import PruneSettings
 
 log = logging.getLogger("luigi-interface")
 
@@ -38,41 +44,47 @@ class PruneForLanguage(LanguageListTask):
     with the full model inside the stage: the same pieces on every held-out and raw line, the
     same logits at the kept pieces ([export] max_logit_difference)."""
     stage = "model_for_language"
-    reads = (ParitySettings,)
+    reads = (ParitySettings, PruneSettings.only("workers", "chunk_mb"))
     lang = luigi.Parameter()
 
     def scope(self):
         return f"{list_scope(self.langs)}-{self.lang}"
 
     def requires(self):
+        if self.lang not in self.langs:
+            raise InputError("--lang", f"{self.lang!r} is not a language of the run ({', '.join(self.langs)})",
+                             "choose one of --langs")
         return {"model": ContinuePretraining(langs=self.langs), "export": ExportHF(langs=self.langs),
                 "split": Split(lang=self.lang), "ingest": Ingest(lang=self.lang), "base": base_model()}
 
     def produce(self, tmp):
+        from transformers import AutoTokenizer
+
         from training.hf_export import export
-        from training.smaller import compare, prune_model
+        from training.smaller import check_same, compare, language_counts, prune_model
 
         needs, catalog = self.input(), config.catalog()
         texts = language_texts(self.lang, needs["split"], needs["ingest"])
-        texts.pop("eval", None)   # evaluation sentences are not the language's corpus
-        lines = [line for name in SPLITS for line in split_path(needs["split"].path, name).read_text(
-            encoding="utf-8").split("\n") if line] + texts["raw test"]
-        script = language(self.lang).script
+        own = [name for name in texts if name != "eval"]   # the language's corpus; its evaluation sentences are not
+        texts["masked"] = masked(texts["held-out"][:200])
+        self.report(5, f"counting the pieces of {self.lang}")
+        full_tokenizer = AutoTokenizer.from_pretrained(needs["export"].path, local_files_only=True)
+        seen = [piece for name in own for line in texts[name] for piece in full_tokenizer.tokenize(line)]
+        counts = language_counts(needs["model"].path / SPM_FILE, [split_path(needs["split"].path, name) for name in SPLITS],
+                                 texts["raw test"], seen, script_chars(catalog, language(self.lang).script).allowed,
+                                 self.read(PruneSettings))
         fairseq_dir = tmp / "fairseq"
         fairseq_dir.mkdir()
         self.report(10, f"keeping the pieces of {self.lang}")
-        stats = prune_model(needs["model"].path, fairseq_dir, lines, script_chars(catalog, script).allowed)
-        scripts = [script_rewrite(catalog, code) for code in own_scripts(catalog, [self.lang])]
+        stats = prune_model(needs["model"].path, fairseq_dir, counts)
+        # the full model's normaliser (every script of the run): raw lines mix in other scripts' context characters
+        scripts = [script_rewrite(catalog, code) for code in own_scripts(catalog, self.langs)]
         self.report(40, "writing the Hugging Face model and tokenizer")
         exported = export(fairseq_dir, tmp, scripts, needs["base"].spm)
         self.report(60, "comparing with the full model")
         limits = self.read(ParitySettings)
         checked = compare(needs["export"].path, tmp, texts, limits.logit_lines)
-        worst = max(row["max_abs_logit_difference"] for row in checked.values())
-        differing = [line for row in checked.values() for line in row["first_differences"]]
-        if differing or worst > limits.max_logit_difference:
-            raise RuntimeError(f"the model for {self.lang} differs from the full model on its own text: max abs logit "
-                               f"difference {worst:.2e}, lines tokenized differently: {differing[:3]}")
+        check_same(checked, [*own, "masked"], limits.max_logit_difference, self.lang)
         sizes = {name: (path / "model.safetensors").stat().st_size for name, path in
                  (("full", needs["export"].path), ("for_language", tmp))}
         with open_text(tmp / "README.md", "w") as handle:
@@ -88,43 +100,36 @@ class PruneForLanguage(LanguageListTask):
 class DistillStudent(LanguageListTask):
     """A student with fewer layers distilled from the trained model on the run's corpus, sampled as
     continued pretraining samples it ([distill]; training/distill.py). Resumable: a killed run
-    continues from its last checkpoint (`<output>.run/`)."""
+    continues from its last checkpoint (`<output>.run/`, removed once the student is written)."""
     stage = "student"
-    reads = (DistillSettings,)
+    version = 2   # 2: evenly spaced teacher layers, only the drawn lines read
+    reads = (DistillSettings, TrainSettings.only("replay_langs", "replay_share"), EvaluationProfile.only("source_lang"))
 
     def requires(self):
-        plan = SamplingPlan(langs=self.langs)   # the languages it samples, and their shares
-        return {"teacher": ExportHF(langs=self.langs), "plan": plan,
-                "splits": {code: Split(lang=code) for code in plan.training_langs()}}
-
-    def run_dir(self):
-        return self.output_dir().with_name(self.output_dir().name + ".run")
+        codes = training_langs(self.langs, self.read(TrainSettings), self.read(EvaluationProfile))
+        return {"teacher": ExportHF(langs=self.langs), "plan": SamplingPlan(langs=self.langs),
+                "splits": {code: Split(lang=code) for code in codes}}
 
     def run(self):
         with output_lock(self.run_dir()):   # one distillation per run directory
             if not self.complete():
                 self.run_dir().mkdir(exist_ok=True)
                 self.write_outputs()
+                shutil.rmtree(self.run_dir())   # its checkpoint (student and optimiser) is not needed any more
 
     def produce(self, tmp):
-        from transformers import AutoTokenizer
-
-        from training.distill import distill
+        from training.distill import distill, drawn_lines
         from training.smaller import copy_tokenizer_files
 
         needs, settings = self.input(), self.read(DistillSettings)
-        teacher = needs["teacher"].path
-        tokenizer = AutoTokenizer.from_pretrained(teacher, local_files_only=True)
-        encoded = {}
-        for code, split in needs["splits"].items():
-            self.report(5, f"tokenizing {code}")
-            lines = [line for line in split_path(split.path, "train").read_text(encoding="utf-8").split("\n") if line]
-            encoded[code] = tokenizer(lines, truncation=True, max_length=settings.tokens_per_sample)["input_ids"]
         q = {code: row["q"] for code, row in read_json(needs["plan"].path / "sampling.json")["languages"].items()}
-        stats = distill(teacher, encoded, q, tmp, self.run_dir(), settings,
+        self.report(2, "reading the lines the updates draw")
+        batches = drawn_lines({code: split_path(split.path, "train") for code, split in needs["splits"].items()}, q,
+                              settings)
+        stats = distill(needs["teacher"].path, batches, tmp, self.run_dir(), settings,
                         lambda step, steps, loss: self.report(int(100 * step / steps), f"update {step}/{steps}, "
                                                                                       f"loss {loss:.3f}"))
-        copy_tokenizer_files(teacher, tmp)
+        copy_tokenizer_files(needs["teacher"].path, tmp)
         with open_text(tmp / "README.md", "w") as handle:
             handle.write(model_card(f"CINO-style student: {', '.join(self.langs)}", self.langs,
                                     f"{stats['student_layers']} of the trained model's {stats['teacher_layers']} layers, "

@@ -8,10 +8,10 @@ import luigi
 from common.jsonio import read_json
 from eval.protocol import EvaluationProfile
 from pipeline.tasks.base import LanguageListTask, list_scope
-from pipeline.tasks.evaluate import EvaluateClassification, fine_tuning_langs
+from pipeline.tasks.evaluate import EvaluateClassification, check_fine_tuning_lang
 from pipeline.tasks.export import ExportHF
 from pipeline.tasks.smaller import DistillStudent, PruneForLanguage
-from training.report import smaller_markdown, smaller_plot
+from training.report import smaller_markdown, smaller_plot, with_retention
 
 
 class SmallerModels(LanguageListTask):
@@ -26,25 +26,22 @@ class SmallerModels(LanguageListTask):
         return f"{list_scope(self.langs)}-{self.lang}"
 
     def requires(self):
-        profile = self.read(EvaluationProfile)
-        settings = [lang for lang in fine_tuning_langs(self.langs, profile) if lang == self.lang]
+        check_fine_tuning_lang(self.lang, self.langs, self.read(EvaluationProfile))
         return {"models": {"cino": ExportHF(langs=self.langs), "pruned": PruneForLanguage(langs=self.langs, lang=self.lang),
                            "student": DistillStudent(langs=self.langs)},
-                "scores": {model: {lang: EvaluateClassification(langs=self.langs, model=model, lang=lang)
-                                   for lang in settings} for model in ("cino", "pruned", "student")}}
+                "scores": {model: EvaluateClassification(langs=self.langs, model=model, lang=self.lang)
+                           for model in ("cino", "pruned", "student")}}
 
     def produce(self, tmp):
         needs, metric = self.input(), self.read(EvaluationProfile).in_language_metric
         rows = {}
         for model, output in needs["models"].items():
-            scores = {lang: read_json(out.path / "metrics.json")["tests"] for lang, out in needs["scores"][model].items()}
+            tests = read_json(needs["scores"][model].path / "metrics.json")["tests"]
             rows[model] = {"bytes": (output.path / "model.safetensors").stat().st_size,
                            "parameters": output.stats()["parameters"],
-                           "scores": {test: row["aggregate"][metric] for tests in scores.values()
-                                      for test, row in tests.items() if test.startswith(f"{self.lang}/")}}
-        for row in rows.values():
-            row["retention"] = {test: row["scores"][test]["mean"] / max(rows["cino"]["scores"][test]["mean"], 1e-9)
-                                for test in row["scores"]}
+                           "scores": {test: row["aggregate"][metric] for test, row in tests.items()
+                                      if test.startswith(f"{self.lang}/")}}
+        rows = with_retention(rows)
         (tmp / "smaller_models.md").write_text(smaller_markdown(self.lang, metric, rows), encoding="utf-8")
         (tmp / "smaller_models.png").write_bytes(smaller_plot(self.lang, metric, rows))
         return {"lang": self.lang, "metric": metric, "models": rows}

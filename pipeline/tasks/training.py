@@ -122,9 +122,6 @@ class ContinuePretraining(TrainingLanguages, LanguageListTask):
     def upstream(self):
         return [self.requires()["init"], self.requires()["plan"]]
 
-    def run_dir(self):
-        return self.output_dir().with_name(self.output_dir().name + ".run")
-
     def _prepare(self, run_dir):
         data = run_dir / "data-bin"
         if data.exists():

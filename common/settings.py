@@ -17,10 +17,11 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from common.errors import InputError
 
 
-def setting(default, help: str, fingerprint: bool = True, choices: tuple = (), **metadata):
-    """A settings field: its default, what it does, whether it can change a result, allowed values."""
+def setting(default, help: str, fingerprint: bool = True, choices: tuple = (), bounds: tuple = (), **metadata):
+    """A settings field: its default, what it does, whether it can change a result, allowed values
+    (`choices`, or `bounds`: the lowest and highest)."""
     return field(default=default, metadata={"help": help, "fingerprint": fingerprint, "choices": tuple(choices),
-                                            **metadata})
+                                            "bounds": tuple(bounds), **metadata})
 
 
 @dataclass(frozen=True)
@@ -66,13 +67,16 @@ class Settings:
         return replace(self, **changes)
 
     def checked(self, where: str) -> "Settings":
-        """Itself, after checking every field with `choices`; `where` (a cfg section) names the place
-        in errors. Subclasses add checks across fields."""
+        """Itself, after checking every field with `choices` or `bounds`; `where` (a cfg section)
+        names the place in errors. Subclasses add checks across fields."""
         for f in fields(self):
-            choices = f.metadata.get("choices", ())
-            if choices and getattr(self, f.name) not in choices:
-                raise InputError(f"{where} {f.name}", f"{getattr(self, f.name)!r} is not allowed",
+            value, choices, bounds = getattr(self, f.name), f.metadata.get("choices", ()), f.metadata.get("bounds", ())
+            if choices and value not in choices:
+                raise InputError(f"{where} {f.name}", f"{value!r} is not allowed",
                                  f"use one of: {', '.join(map(str, choices))}")
+            if bounds and not bounds[0] <= value <= bounds[1]:
+                raise InputError(f"{where} {f.name}", f"{value} is out of range",
+                                 f"use a value from {bounds[0]} to {bounds[1]}")
         return self
 
 

@@ -28,14 +28,17 @@ from eval.metrics import METRICS
 class EvaluationProfile(Settings):
     source_lang: str = setting("zh", "zero-shot: the language fine-tuned on (CINO: zh); kept in the vocabulary")
     eval_set: str = setting("sib200", "which `eval:` set of the manifests")
-    seeds: int = setting(3, "fine-tuning runs per setting with the chosen recipe (>= 3 for a standard deviation)")
+    seeds: int = setting(3, "fine-tuning runs per setting with the chosen recipe (>= 3 for a standard deviation)",
+                         bounds=(1, 1000))
     lrs: str = setting("5e-6,1e-5,2e-5", "learning rates tried on the selection data (CINO used 5e-6 and 7e-6)")
     batch_sizes: str = setting("16,32", "batch sizes tried on the selection data (CINO used 16 and 32)")
-    max_epochs: int = setting(10, "at most so many epochs (CINO ran 5)")
-    patience: int = setting(3, "stop after so many epochs without a better selection score")
+    max_epochs: int = setting(10, "at most so many epochs (CINO ran 5)", bounds=(1, 10_000))
+    patience: int = setting(3, "stop after so many epochs without a better selection score",
+                            bounds=(1, 10_000))
     selection_percent: int = setting(10, "without a test split: share of the training set (by hash) that selects "
-                                         "the recipe, never trained on; the dev split is then the test")
-    max_length: int = setting(512, "tokens per text, capped at the model's positions")
+                                         "the recipe, never trained on; the dev split is then the test",
+                                     bounds=(1, 50))
+    max_length: int = setting(512, "tokens per text, capped at the model's positions", bounds=(8, 100_000))
     warmup: float = setting(0.1, "share of the updates of max_epochs spent warming up")
     weight_decay: float = setting(1e-4, "AdamW weight decay")
     threads: int = setting(4, "CPU threads per fine-tuning run (they can change the last bits of a result)")
@@ -62,11 +65,6 @@ class EvaluationProfile(Settings):
 
     def checked(self, where: str) -> "EvaluationProfile":
         super().checked(where)
-        for name, low, high in (("seeds", 1, 1000), ("max_epochs", 1, 10_000), ("patience", 1, 10_000),
-                                ("selection_percent", 1, 50), ("max_length", 8, 100_000)):
-            if not low <= getattr(self, name) <= high:
-                raise InputError(f"{where} {name}", f"{getattr(self, name)} is out of range",
-                                 f"use a value from {low} to {high}")
         for name, kind in (("lrs", float), ("batch_sizes", int), ("fasttext_lrs", float), ("fasttext_epochs", int)):
             try:
                 values = _numbers(getattr(self, name), kind)

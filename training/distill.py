@@ -30,29 +30,19 @@ CHECKPOINT = "distill_last.pt"
 
 @dataclass(frozen=True)
 class DistillSettings(Settings):
-    layers: int = setting(0, "student layers; 0: half the teacher's (at least 1)")
-    steps: int = setting(1000, "updates")
-    batch_size: int = setting(32, "sequences per update")
-    tokens_per_sample: int = setting(128, "tokens per sequence (longer lines are cut)")
-    lr: float = setting(5e-4, "peak learning rate (AdamW, linear warm-up and decay)")
-    warmup: float = setting(0.05, "share of the updates spent warming up")
-    temperature: float = setting(2.0, "softmax temperature of the logit loss")
-    hidden_weight: float = setting(1.0, "weight of the hidden-state loss against the logit loss")
-    mask_prob: float = setting(0.2, "share of the tokens masked (CINO's 0.2)")
+    layers: int = setting(0, "student layers; 0: half the teacher's (at least 1)", bounds=(0, 1000))
+    steps: int = setting(1000, "updates", bounds=(1, 10**9))
+    batch_size: int = setting(32, "sequences per update", bounds=(1, 10**6))
+    tokens_per_sample: int = setting(128, "tokens per sequence (longer lines are cut)", bounds=(8, 10**6))
+    lr: float = setting(5e-4, "peak learning rate (AdamW, linear warm-up and decay)", bounds=(1e-9, 1.0))
+    warmup: float = setting(0.05, "share of the updates spent warming up", bounds=(0.0, 0.99))
+    temperature: float = setting(2.0, "softmax temperature of the logit loss", bounds=(0.01, 100.0))
+    hidden_weight: float = setting(1.0, "weight of the hidden-state loss against the logit loss", bounds=(0.0, 1000.0))
+    mask_prob: float = setting(0.2, "share of the tokens masked (CINO's 0.2)", bounds=(0.01, 0.99))
     seed: int = setting(1, "seed of the sampling, the masking and the student's dropout")
-    threads: int = setting(2, "CPU threads (they can change the last bits of the weights)")
-    save_interval: int = setting(200, "a checkpoint to resume from every so many updates", fingerprint=False)
-
-    def checked(self, where: str) -> "DistillSettings":
-        super().checked(where)
-        for name, low, high in (("layers", 0, 1000), ("steps", 1, 10**9), ("batch_size", 1, 10**6),
-                                ("tokens_per_sample", 8, 10**6), ("lr", 1e-9, 1.0), ("warmup", 0.0, 0.99),
-                                ("temperature", 0.01, 100.0), ("hidden_weight", 0.0, 1000.0), ("mask_prob", 0.01, 0.99),
-                                ("threads", 1, 1024), ("save_interval", 1, 10**9)):
-            if not low <= getattr(self, name) <= high:
-                raise InputError(f"{where} {name}", f"{getattr(self, name)} is out of range",
-                                 f"use a value from {low} to {high}")
-        return self
+    threads: int = setting(2, "CPU threads (they can change the last bits of the weights)", bounds=(1, 1024))
+    save_interval: int = setting(200, "a checkpoint to resume from every so many updates", fingerprint=False,
+                                 bounds=(1, 10**9))
 
 
 def teacher_layers(teacher_count: int, student_count: int) -> list:

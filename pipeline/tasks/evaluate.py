@@ -140,8 +140,7 @@ class BaselineClassification(_Setting):
         from eval.fasttext_baseline import fasttext_baseline
 
         profile = self._profile()
-        # the model pruned to one language reads no other: no zero-shot tests for it
-        train, dev, tests = setting_data(self.lang, [self.lang] if self.model == "pruned" else self.langs, profile)
+        train, dev, tests = setting_data(self.lang, self.langs, profile)
         own = {name: data for name, data in tests.items() if name.startswith(f"{self.lang}/")}
         labels = check_labels(train, [d for d in (dev, *own.values()) if d is not None])
         if dev is None:

@@ -67,7 +67,7 @@ def test_a_distillation_resumed_from_its_checkpoint_ends_with_the_same_weights(s
     from training.distill import DistillSettings, distill
 
     teacher = smaller["teacher"].path
-    settings = DistillSettings(steps=6, batch_size=4, save_interval=3, threads=1)
+    settings = DistillSettings(steps=6, batch_size=4, tokens_per_sample=64, save_interval=3, threads=1)
     batches = [["ཕྱིས་སུ་མི་རྣམས་ཀྱིས་རང་བྱུང་ཁམས་ལ་", "བྱེད་པ་ཡིན་ནོ།"] * 2] * settings.steps
     whole, broken = tmp_path / "whole", tmp_path / "broken"
     for path in (whole, broken, whole / "run", broken / "run"):

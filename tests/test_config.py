@@ -96,6 +96,9 @@ def alternative(section: str, f, tmp_path) -> dict:
     if f.name == "replay_share":   # a share below 1
         return {f.name: str(current / 2)}
     if f.type in (int, float):
+        low, high = f.metadata.get("bounds") or (None, None)
+        if high is not None and current + 1 > high:   # within the field's bounds: halfway down (or one less)
+            return {f.name: str((current + low) / 2 if f.type is float else current - 1)}
         return {f.name: str(current + 1)}
     if section == "cino":   # locations: an empty directory, or a copy of the manifests
         if f.name == "manifests_dir":

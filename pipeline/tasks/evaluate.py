@@ -69,20 +69,16 @@ def setting_data(lang: str, langs, profile) -> tuple:
     return split(lang, "train"), split(lang, "dev") if test_split(lang, profile) == "test" else None, tests
 
 
-def check_fine_tuning_lang(lang: str, langs, profile) -> None:
-    if lang not in fine_tuning_langs(langs, profile):
-        raise InputError("--lang", f"no '{profile.eval_set}' training and test data for {lang!r}",
-                         f"declare them under eval: in corpora_manifests/{lang}.yaml, or choose one of "
-                         f"{', '.join(fine_tuning_langs(langs, profile))}")
-
-
 class _Setting(LanguageListTask):
     """A task over one language's evaluation setting (`--lang`: the language fine-tuned on)."""
     lang = luigi.Parameter()
 
     def _profile(self):
         profile = self.read(EvaluationProfile)
-        check_fine_tuning_lang(self.lang, self.langs, profile)
+        if self.lang not in fine_tuning_langs(self.langs, profile):
+            raise InputError("--lang", f"no '{profile.eval_set}' training and test data for {self.lang!r}",
+                             f"declare them under eval: in corpora_manifests/{self.lang}.yaml, or choose one of "
+                             f"{', '.join(fine_tuning_langs(self.langs, profile))}")
         return profile
 
     def external_inputs(self):

@@ -110,6 +110,9 @@ class ContinuePretraining(TrainingLanguages, LanguageListTask):
     """
     stage = "train"
     resources = {"gpu": 1}
+    # The longest task on the critical path: the scheduler (and its dependencies, by luigi's
+    # priority propagation) starts it before the base model's evaluations, which can wait.
+    priority = 10
     output_class = XlmrDir
     # What changes the trained model; how it is launched and logged does not (fields outside the
     # fingerprint), so a job moved from torchrun to SLURM after a preemption resumes its run.

@@ -13,7 +13,7 @@ import sentencepiece as spm
 from common.xlmr import DICT_FILE, EMBED, LM_BIAS, MODEL_FILE, SPM_CONTROLS, SPM_FILE
 from vocab import fairseq_ids
 from vocab.pieces import load_proto
-from vocab.prune import PruneSettings, count_pieces, prune
+from vocab.prune import PruneSettings, count_ids, count_pieces, prune
 
 
 def language_counts(spm_file, files: list, raw_lines: list, also: list, chars, settings: PruneSettings) -> np.ndarray:
@@ -25,8 +25,7 @@ def language_counts(spm_file, files: list, raw_lines: list, also: list, chars, s
     script degrades to characters, not <unk>."""
     processor = spm.SentencePieceProcessor(model_file=str(spm_file))
     counts = count_pieces(spm_file, files, settings)
-    counts += np.bincount(np.fromiter((i for ids in processor.encode(raw_lines) for i in ids), dtype=np.int64),
-                          minlength=len(counts))
+    counts += count_ids(processor.encode(raw_lines), len(counts))
     forced = {processor.piece_to_id(piece) for piece in set(also)}
     forced |= {spm_id for spm_id in range(processor.get_piece_size())
                if len(processor.id_to_piece(spm_id)) == 1 and chars(processor.id_to_piece(spm_id))}

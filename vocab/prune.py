@@ -37,11 +37,14 @@ def _model(model_file: str) -> spm.SentencePieceProcessor:
     return _models[model_file]
 
 
+def count_ids(ids: list, size: int) -> np.ndarray:
+    """How often each of `size` ids occurs in `ids` (a list of lines' id lists)."""
+    return np.bincount(np.fromiter((i for line in ids for i in line), dtype=np.int64), minlength=size)
+
+
 def _count(job) -> np.ndarray:
     model_file, size, (path, start, end) = job
-    ids = _model(model_file).encode(range_lines(path, start, end))
-    flat = np.fromiter((i for line in ids for i in line), dtype=np.int64)
-    return np.bincount(flat, minlength=size)
+    return count_ids(_model(model_file).encode(range_lines(path, start, end)), size)
 
 
 def _differing(job) -> tuple:

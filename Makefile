@@ -12,7 +12,7 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml   # a new package needs the editable install again
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --no-deps -r requirements.txt   # every package pinned there; fairseq would pull torchaudio
+	$(BIN)/pip install --quiet --no-compile --no-deps -r requirements.txt   # every package pinned there (fairseq would pull torchaudio); modules compile when first imported
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 

@@ -246,7 +246,7 @@ def fine_tune(classifier: Classifier, setting: Setting, select: Labelled, labels
         losses = []
         for tokens, mask, gold in _batches(setting.train, setting.train_y, settings.batch_size, order):
             loss = model(input_ids=tokens, attention_mask=mask, labels=gold).loss
-            losses.append(float(loss))
+            losses.append(loss.item())
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()

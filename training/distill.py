@@ -168,7 +168,7 @@ def distill(teacher_dir, batches: list, out_dir, run_dir, settings: DistillSetti
         optimizer.zero_grad()
         losses.append([round(float(kd), 5), round(float(hidden), 5)])
         if on_step:
-            on_step(step + 1, settings.steps, float(loss))
+            on_step(step + 1, settings.steps, loss.item())
         if (step + 1) % settings.save_interval == 0 and step + 1 < settings.steps:
             partial = saved.with_name(saved.name + ".partial")
             torch.save({"student": student.state_dict(), "optimizer": optimizer.state_dict(),

@@ -26,6 +26,7 @@ from pipeline.tasks.base import LanguageListTask, list_scope
 from pipeline.tasks.corpus import Split
 from pipeline.tasks.export import ExportHF
 from pipeline.tasks.smaller import DistillStudent, PruneForLanguage
+from pipeline.tasks.vocab import InitCheckpoint
 from training.profile import TrainSettings
 
 log = logging.getLogger("luigi-interface")
@@ -101,7 +102,9 @@ class EvaluateClassification(_Setting):
             return PruneForLanguage(langs=self.langs, lang=self.lang)
         if self.model == "student":
             return DistillStudent(langs=self.langs)
-        return ExportHF(langs=self.langs, model="base" if self.model == "base" else "cino")
+        if self.model == "random":   # the trained model's architecture and tokenizer, before training: it need not wait
+            return InitCheckpoint(langs=self.langs)
+        return ExportHF(langs=self.langs, model=self.model)
 
     def produce(self, tmp):
         from eval.classify import evaluate, profile_settings

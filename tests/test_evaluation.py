@@ -125,6 +125,28 @@ def test_early_stopping_and_random_weights(setting):
     assert torch.equal(weights(random), weights(again)) and not torch.equal(weights(random), weights(pretrained))
 
 
+def test_the_random_control_from_the_initial_checkpoint_is_the_one_from_the_trained_export(mini_build):
+    """EvaluateClassification(model=random) reads InitCheckpoint, so that it need not wait for
+    training: the same configuration, token ids and drawn weights as from the trained export."""
+    import torch
+
+    import pipeline
+    from eval.classify import Classifier
+    from eval.datasets import read_labelled
+
+    with in_env(mini_build["env"]):
+        init = Classifier(pipeline.InitCheckpoint(langs=LANGS).output().path)
+        export = Classifier(pipeline.ExportHF(langs=LANGS).output().path)
+    metadata = ("architectures", "_name_or_path", "dtype", "torch_dtype", "transformers_version")
+    config = lambda c: {k: v for k, v in c.config.to_dict().items() if k not in metadata}  # noqa: E731
+    assert config(init) == config(export)
+    texts = [text for lang in ("bo", "ug", "zh") for text in read_labelled(SIB / lang / "dev.tsv").texts]
+    assert init.encode(texts, 64) == export.encode(texts, 64)
+    labels = ["a", "b"]
+    a, b = init.new_model(labels, init="random", seed=3), export.new_model(labels, init="random", seed=3)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
 def test_the_fasttext_baseline_is_tuned_on_selection_data_and_reproducible():
     from eval.classify import check_labels, hold_out
     from eval.datasets import read_labelled

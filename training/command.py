@@ -11,8 +11,10 @@ from training.profile import TrainSettings
 
 PLUGIN = Path(__file__).resolve().parent / "fairseq_user_dir" / "cino_fairseq"
 TASK = "multilingual_masked_lm_by_language"  # registered by the plugin
+# The base's dropout too: fairseq's defaults would otherwise replace it, and the exports (and the
+# random-init control, built from the initial checkpoint) take it from the checkpoint.
 ARCH_FIELDS = ("encoder_layers", "encoder_embed_dim", "encoder_ffn_embed_dim", "encoder_attention_heads",
-               "max_positions")
+               "max_positions", "dropout", "attention_dropout")
 # What every run here does the same way: fairseq's Adam with polynomial decay, JSON logs, one
 # checkpoint kept, no per-epoch checkpoints, any batch size (tiny demo sets), long valid lines skipped.
 FIXED = ["--criterion", "masked_lm", "--optimizer", "adam", "--lr-scheduler", "polynomial_decay",

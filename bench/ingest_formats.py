@@ -122,7 +122,7 @@ def child_floor(path: Path, name: str) -> dict:
     else:
         with open(path, "rb") as raw:
             stream = formats.decompressed(formats.HashingReader(raw), path, 1e9, formats.compression(path))
-            for line in stream:
+            for line in iter(stream.readline, b""):   # plain text comes back as the bare reader
                 if name == "jsonl.zst":
                     lines += json.loads(line)["text"].count("\n") + 1
                 else:

@@ -264,7 +264,9 @@ def parquet_items(path, source, limit: int, batch_rows: int = 1024):
     import pyarrow.parquet as pq
 
     try:
-        table = pq.ParquetFile(path)
+        # no pre-buffering, 1 MB reads, one thread: pyarrow's defaults let the peak memory grow
+        # with the file (bench/ingest_formats.py: 106 -> 165 MB from 1x to 10x), these keep it near flat
+        table = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
     except Exception as exc:   # noqa: BLE001 - pyarrow raises several kinds for a file that is not Parquet
         raise InputError(path, f"not a readable Parquet file ({str(exc).splitlines()[0][:120]})",
                          "give format: parquet only to Parquet files (their compression is their own: no .zst around)")
@@ -281,7 +283,7 @@ def parquet_items(path, source, limit: int, batch_rows: int = 1024):
                          f"set text_field of source '{source.id}' to a string column")
     row = 0
     try:
-        for batch in table.iter_batches(batch_size=batch_rows, columns=needed_fields(source)):
+        for batch in table.iter_batches(batch_size=batch_rows, columns=needed_fields(source), use_threads=False):
             data = batch.to_pydict()
             for i in range(batch.num_rows):
                 row += 1

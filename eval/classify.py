@@ -3,7 +3,7 @@ on selection data.
 
     python -m eval.classify --model DIR --train TSV [--dev TSV] --test TSV [--test TSV ...] --out DIR \
         [--profile NAME] [--seeds 3] [--lrs 1e-4,3e-4] [--batch-sizes 16] [--max-epochs 20] \
-        [--patience 3] [--max-length 128] [--select macro_f1] [--init random]
+        [--patience 3] [--min-epochs 1] [--max-length 128] [--select macro_f1] [--init random]
 
 DIR is an exported Hugging Face directory (ExportHF) or a fairseq XLM-R directory (model.pt,
 dict.txt, sentencepiece.bpe.model: tokenized with its SentencePiece model, weights mapped as
@@ -11,15 +11,15 @@ ExportHF maps them). TSV files are `text<TAB>label`. The model is the encoder wi
 classification head on `<s>` (XLMRobertaForSequenceClassification), trained with AdamW, linear
 warm-up and decay over `max_epochs`, gradients clipped at 1.
 
-The recipe is chosen on the selection data, never on a test file: every learning rate x batch
-size of the grid trains with the first seed, stopping when the selection score has not improved
-for `patience` epochs, and the pair whose best epoch scored highest is kept (the first of equals);
-every other seed then trains with it. Each run keeps the test predictions of its best selection
-epoch. The selection data is --dev, or without it a tenth of --train chosen by hash (never
-trained on). `--profile NAME` takes these settings from `[evaluation.NAME]` of luigi.cfg
-(--config), as the pipeline's evaluation stages do; flags given here win. `--init random`
-fine-tunes the same architecture and tokenizer from random weights: the control that says
-whether pretraining added anything.
+The recipe is chosen on the selection data, never on a test file: every learning rate x batch size
+of the grid trains with the first seed, stopping when the selection score has not improved for
+`patience` epochs (once `min_epochs` are done), and the pair whose best epoch scored highest is
+kept (the first of equals); every other seed then trains with it. Each run keeps the test
+predictions of its best selection epoch. The selection data is --dev, or without it a tenth of
+--train chosen by hash (never trained on). `--profile NAME` takes these settings from
+`[evaluation.NAME]` of luigi.cfg (--config), as the pipeline's evaluation stages do; flags given
+here win. `--init random` fine-tunes the same architecture and tokenizer from random weights: the
+control that says whether pretraining added anything.
 
 Only the embedding rows of pieces that the setting's texts contain take part (a row no text reads
 gets no gradient and changes no prediction): with XLM-R's 250,002 rows, AdamW's dense step over
@@ -61,6 +61,7 @@ class FineTuneSettings:
     batch_size: int = 16
     max_epochs: int = 10
     patience: int = 3
+    min_epochs: int = 1         # no early stop before
     max_length: int = 512       # capped at the model's positions
     warmup: float = 0.1         # share of the updates of max_epochs
     weight_decay: float = 1e-4
@@ -223,7 +224,8 @@ def predict(model, ids: list, batch_size: int = 64) -> list:
 def fine_tune(classifier: Classifier, setting: Setting, select: Labelled, labels: list, settings: FineTuneSettings,
               seed: int, select_metric: str, init: str = "pretrained", progress=None) -> dict:
     """One run: train up to max_epochs, score the selection data after each epoch, stop after
-    `patience` epochs without a better score, keep the test predictions of the best epoch."""
+    `patience` epochs without a better score (not before min_epochs), keep the test predictions of
+    the best epoch."""
     import torch
 
     torch.set_num_threads(settings.threads)
@@ -259,7 +261,7 @@ def fine_tune(classifier: Classifier, setting: Setting, select: Labelled, labels
         if best is None or selected[select_metric] > best["select"][select_metric]:
             best = {"epoch": epoch, "select": selected,
                     "predictions": {name: [labels[i] for i in predict(model, ids)] for name, ids in setting.tests.items()}}
-        elif epoch - best["epoch"] >= settings.patience:
+        elif epoch - best["epoch"] >= settings.patience and epoch >= settings.min_epochs:
             break
     return {**best, "stopped": len(history), "history": history}
 
@@ -327,6 +329,7 @@ def evaluate(model_dir, train: Labelled, dev: Labelled, tests: dict, seeds: int,
 def profile_settings(profile: EvaluationProfile) -> dict:
     """What a profile sets of this command: the run's settings, the grid, the seeds."""
     return {"base": FineTuneSettings(max_epochs=profile.max_epochs, patience=profile.patience,
+                                     min_epochs=profile.min_epochs,
                                      max_length=profile.max_length, warmup=profile.warmup,
                                      weight_decay=profile.weight_decay, threads=profile.threads),
             "lrs": profile.lr_grid(), "batch_sizes": profile.batch_size_grid(), "seeds": profile.seeds,

@@ -9,7 +9,7 @@ CINO (Yang et al., COLING 2022, and its repository's README and fine-tuning scri
 
 Here, so that a score can be told from noise and from a recipe that did not learn:
 - the learning rate and batch size are chosen from a small grid and the epochs by early
-  stopping (`patience`), on selection data only: the dev split when a test split exists, else
+  stopping (`patience`, not before `min_epochs`), on selection data only: the dev split when a test split exists, else
   `selection_percent` of the training set by hash (the dev split is then the test);
 - every setting runs `seeds` times (mean and standard deviation);
 - beside every in-language score: the majority class, a fastText classifier trained and tuned on
@@ -35,6 +35,8 @@ class EvaluationProfile(Settings):
     max_epochs: int = setting(10, "at most so many epochs (CINO ran 5)", bounds=(1, 10_000))
     patience: int = setting(3, "stop after so many epochs without a better selection score",
                             bounds=(1, 10_000))
+    min_epochs: int = setting(1, "no early stop before so many epochs: a slow start (a random-init control) is not "
+                                 "cut off by patience", bounds=(1, 10_000))
     selection_percent: int = setting(10, "without a test split: share of the training set (by hash) that selects "
                                          "the recipe, never trained on; the dev split is then the test",
                                      bounds=(1, 50))
@@ -65,6 +67,9 @@ class EvaluationProfile(Settings):
 
     def checked(self, where: str) -> "EvaluationProfile":
         super().checked(where)
+        if self.min_epochs > self.max_epochs:
+            raise InputError(f"{where} min_epochs", f"{self.min_epochs} is more than max_epochs {self.max_epochs}",
+                             "set min_epochs at most max_epochs")
         for name, kind in (("lrs", float), ("batch_sizes", int), ("fasttext_lrs", float), ("fasttext_epochs", int)):
             try:
                 values = _numbers(getattr(self, name), kind)

@@ -112,8 +112,8 @@ def evaluation_markdown(results: dict) -> str:
                      f"{cino['unk_share']:.4f} |")
     lines += ["", "### Recipes, chosen on selection data\n",
               "Every learning rate x batch size of the profile's grid was trained with the first seed, stopping when "
-              "the selection score had not improved for `patience` epochs; the best one trained every seed. fastText: "
-              "learning rate x epochs, the same way.\n",
+              "the selection score had not improved for `patience` epochs (not before `min_epochs`); the best one "
+              "trained every seed. fastText: learning rate x epochs, the same way.\n",
               "| fine-tuned on | model | selection | lr | batch / epochs | best epochs | grid: selection score |",
               "|---|---|---|---:|---|---|---|"]
     for recipe in results["recipes"]:

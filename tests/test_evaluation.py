@@ -113,6 +113,10 @@ def test_early_stopping_and_random_weights(setting):
     patient = fine_tune(s["classifier"], s["setting"], s["select"], s["labels"],
                         replace(s["settings"], max_epochs=8, patience=1), 1, "macro_f1")
     assert patient["stopped"] == min(8, patient["epoch"] + 1) and len(patient["history"]) == patient["stopped"]
+    at_least = fine_tune(s["classifier"], s["setting"], s["select"], s["labels"],
+                         replace(s["settings"], max_epochs=8, patience=1, min_epochs=5), 1, "macro_f1")
+    assert at_least["stopped"] == max(5, min(8, at_least["epoch"] + 1))
+    assert at_least["history"][:patient["stopped"]] == patient["history"]
     pretrained = s["classifier"].new_model(s["labels"], s["setting"].rows)
     import torch
 

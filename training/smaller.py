@@ -57,10 +57,19 @@ def prune_model(model_dir, out_dir, counts: np.ndarray) -> dict:
             "pieces_kept": len(kept) - len(SPM_CONTROLS)}
 
 
-def compare(full_dir, small_dir, texts: dict, logit_lines: int) -> dict:
-    """The smaller Hugging Face model against the full one on `texts` ({name: [lines]}): pieces of
-    every line, and the largest absolute difference of the MLM logits at the pieces it kept on
-    the first `logit_lines` lines of each text."""
+def hf_pieces(model_dir, texts: dict) -> dict:
+    """{name: the pieces of every line} from the Hugging Face tokenizer of `model_dir`."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    return {name: [tokenizer.tokenize(line) for line in lines] for name, lines in texts.items()}
+
+
+def compare(full_dir, small_dir, texts: dict, full_pieces: dict, logit_lines: int) -> dict:
+    """The smaller Hugging Face model against the full one on `texts` ({name: [lines]}, with the
+    full tokenizer's `full_pieces` of them, `hf_pieces`): pieces of every line, and the largest
+    absolute difference of the MLM logits at the pieces it kept on the first `logit_lines` lines
+    of each text."""
     import torch
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
@@ -70,9 +79,8 @@ def compare(full_dir, small_dir, texts: dict, logit_lines: int) -> dict:
     kept = full_tokenizer.convert_tokens_to_ids(small_tokenizer.convert_ids_to_tokens(list(range(len(small_tokenizer)))))
     result = {}
     for name, lines in sorted(texts.items()):
-        full_pieces = [full_tokenizer.tokenize(line) for line in lines]
         small_pieces = [small_tokenizer.tokenize(line) for line in lines]
-        differing = [line for line, a, b in zip(lines, full_pieces, small_pieces) if a != b]
+        differing = [line for line, a, b in zip(lines, full_pieces[name], small_pieces) if a != b]
         worst = 0.0
         for line in lines[:logit_lines]:
             small_ids = small_tokenizer(line, truncation=True, max_length=small_model.config.max_position_embeddings - 2,

@@ -58,18 +58,16 @@ class PruneForLanguage(LanguageListTask):
                 "split": Split(lang=self.lang), "ingest": Ingest(lang=self.lang), "base": base_model()}
 
     def produce(self, tmp):
-        from transformers import AutoTokenizer
-
         from training.hf_export import export
-        from training.smaller import check_same, compare, language_counts, prune_model
+        from training.smaller import check_same, compare, hf_pieces, language_counts, prune_model
 
         needs, catalog = self.input(), config.catalog()
         texts = language_texts(self.lang, needs["split"], needs["ingest"])
         own = [name for name in texts if name != "eval"]   # the language's corpus; its evaluation sentences are not
         texts["masked"] = masked(texts["held-out"][:200])
         self.report(5, f"counting the pieces of {self.lang}")
-        full_tokenizer = AutoTokenizer.from_pretrained(needs["export"].path, local_files_only=True)
-        seen = [piece for name in own for line in texts[name] for piece in full_tokenizer.tokenize(line)]
+        full_pieces = hf_pieces(needs["export"].path, texts)
+        seen = [piece for name in own for line in full_pieces[name] for piece in line]
         counts = language_counts(needs["model"].path / SPM_FILE, [split_path(needs["split"].path, name) for name in SPLITS],
                                  texts["raw test"], seen, script_chars(catalog, language(self.lang).script).allowed,
                                  self.read(PruneSettings))
@@ -83,7 +81,7 @@ class PruneForLanguage(LanguageListTask):
         exported = export(fairseq_dir, tmp, scripts, needs["base"].spm)
         self.report(60, "comparing with the full model")
         limits = self.read(ParitySettings)
-        checked = compare(needs["export"].path, tmp, texts, limits.logit_lines)
+        checked = compare(needs["export"].path, tmp, texts, full_pieces, limits.logit_lines)
         check_same(checked, [*own, "masked"], limits.max_logit_difference, self.lang)
         sizes = {name: (path / "model.safetensors").stat().st_size for name, path in
                  (("full", needs["export"].path), ("for_language", tmp))}

@@ -65,6 +65,17 @@ def test_a_profile_gives_the_recipe_and_flags_win(outputs, tmp_path):
     assert done.returncode == 2 and "no profile 'no-such'" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_flags_over_a_profile_are_checked_with_it(tmp_path):
+    """--min-epochs above the profile's max_epochs (test-cpu: 3) is one clear error, before any work."""
+    done = classify(["--model", tmp_path / "none", "--train", SIB / "ug" / "train.tsv", "--test", SIB / "ug" / "dev.tsv",
+                     "--profile", "test-cpu", "--config", REPO / "tests" / "luigi-test.cfg", "--min-epochs", 5,
+                     "--out", tmp_path / "out"])
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "ERROR: command line min_epochs: 5 is more than max_epochs 3; fix: set min_epochs at most max_epochs"]
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_fairseq_model_directory_works_too(mini_build, tmp_path):
     (model_dir,) = [p for p in mini_build["work"].glob("train/*") if p.is_dir() and not p.name.endswith(".run")]
     done = classify(["--model", model_dir, "--train", SIB / "ug" / "train.tsv", "--dev", SIB / "ug" / "dev.tsv",
@@ -113,9 +124,11 @@ def test_early_stopping_and_random_weights(setting):
     patient = fine_tune(s["classifier"], s["setting"], s["select"], s["labels"],
                         replace(s["settings"], max_epochs=8, patience=1), 1, "macro_f1")
     assert patient["stopped"] == min(8, patient["epoch"] + 1) and len(patient["history"]) == patient["stopped"]
+    assert patient["stopped"] <= 6   # so that min_epochs below must keep it going
     at_least = fine_tune(s["classifier"], s["setting"], s["select"], s["labels"],
-                         replace(s["settings"], max_epochs=8, patience=1, min_epochs=5), 1, "macro_f1")
-    assert at_least["stopped"] == max(5, min(8, at_least["epoch"] + 1))
+                         replace(s["settings"], max_epochs=8, patience=1, min_epochs=patient["stopped"] + 2), 1,
+                         "macro_f1")
+    assert at_least["stopped"] == max(patient["stopped"] + 2, min(8, at_least["epoch"] + 1)) > patient["stopped"]
     assert at_least["history"][:patient["stopped"]] == patient["history"]
     pretrained = s["classifier"].new_model(s["labels"], s["setting"].rows)
     import torch

@@ -80,7 +80,7 @@ def compare(full_dir, small_dir, texts: dict, full_pieces: dict, logit_lines: in
     result = {}
     for name, lines in sorted(texts.items()):
         small_pieces = [small_tokenizer.tokenize(line) for line in lines]
-        differing = [line for line, a, b in zip(lines, full_pieces[name], small_pieces) if a != b]
+        differing = [line for line, a, b in zip(lines, full_pieces[name], small_pieces, strict=True) if a != b]
         worst = 0.0
         for line in lines[:logit_lines]:
             small_ids = small_tokenizer(line, truncation=True, max_length=small_model.config.max_position_embeddings - 2,

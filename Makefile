@@ -22,7 +22,7 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
-# The CPU experiment (not part of make test; 76 minutes on 2 cores at 9692925): docs/EXPERIMENTS.md.
+# The CPU experiment (not part of make test; 42 minutes on 2 cores at 6c597be): docs/EXPERIMENTS.md.
 experiment: setup
 	$(BIN)/python bench/experiment.py --profile small-cpu --langs $(LANGS)
 

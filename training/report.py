@@ -73,8 +73,9 @@ def with_retention(rows: dict) -> dict:
                                          for test in row["scores"]}} for model, row in rows.items()}
 
 
-def smaller_markdown(lang: str, metric: str, rows: dict) -> str:
-    """The trained model beside its smaller versions: size, scores with spread, retention."""
+def smaller_markdown(lang: str, metric: str, rows: dict, baselines: dict) -> str:
+    """The trained model beside its smaller versions: size, scores with spread, retention; below,
+    the baselines of each test ({test: {"majority": score, "fasttext": {mean, std}}})."""
     tests = sorted(rows["cino"]["scores"])
     lines = [f"## Smaller models for {lang}\n",
              f"{metric}, mean ± standard deviation over the evaluation's seeds; retention: score / the trained "
@@ -85,11 +86,14 @@ def smaller_markdown(lang: str, metric: str, rows: dict) -> str:
         cells = [f"{row['scores'][t]['mean']:.3f} ± {row['scores'][t]['std']:.3f} | {row['retention'][t]:.1%}"
                  for t in tests]
         lines.append(f"| {SMALLER_LABELS[model]} | {row['bytes'] / 2**20:.1f} | {row['parameters']:,} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines += [f"Baselines on {test}: majority class {b['majority']:.3f}, fastText (trained and tuned on the same data) "
+              f"{b['fasttext']['mean']:.3f} ± {b['fasttext']['std']:.3f}." for test, b in sorted(baselines.items())]
     return "\n".join(lines) + "\n"
 
 
-def smaller_plot(lang: str, metric: str, rows: dict) -> bytes:
-    """Size and score of the trained model and its smaller versions."""
+def smaller_plot(lang: str, metric: str, rows: dict, baselines: dict) -> bytes:
+    """Size and score of the trained model and its smaller versions, the score's baselines as lines."""
     from common.plots import bars, plt, png
 
     names = [SMALLER_LABELS[model] for model in rows]
@@ -99,6 +103,10 @@ def smaller_plot(lang: str, metric: str, rows: dict) -> bytes:
     size.set_title("Model size (MB)")
     bars(score, names, {metric: [row["scores"][test]["mean"] for row in rows.values()]}, None,
          {metric: [row["scores"][test]["std"] for row in rows.values()]})
+    for name, value, style in (("majority class", baselines[test]["majority"], ":"),
+                               ("fastText", baselines[test]["fasttext"]["mean"], "--")):
+        score.axhline(value, color="grey", linestyle=style, label=name)
+    score.legend(loc="upper right", fontsize="small")
     score.set_ylim(0, 1)
     score.set_title(f"{test} ({metric})")
     return png(figure)

@@ -8,7 +8,7 @@ import luigi
 from common.jsonio import read_json
 from eval.protocol import EvaluationProfile
 from pipeline.tasks.base import LanguageListTask, list_scope
-from pipeline.tasks.evaluate import EvaluateClassification
+from pipeline.tasks.evaluate import BaselineClassification, EvaluateClassification
 from pipeline.tasks.export import ExportHF
 from pipeline.tasks.smaller import DistillStudent, PruneForLanguage
 from training.report import smaller_markdown, smaller_plot, with_retention
@@ -30,18 +30,22 @@ class SmallerModels(LanguageListTask):
         return {"models": {"cino": ExportHF(langs=self.langs), "pruned": PruneForLanguage(langs=self.langs, lang=self.lang),
                            "student": DistillStudent(langs=self.langs)},
                 "scores": {model: EvaluateClassification(langs=self.langs, model=model, lang=self.lang)
-                           for model in ("cino", "pruned", "student")}}
+                           for model in ("cino", "pruned", "student")},
+                "fasttext": BaselineClassification(langs=self.langs, lang=self.lang)}
 
     def produce(self, tmp):
         needs, metric = self.input(), self.read(EvaluationProfile).in_language_metric
-        rows = {}
+        rows, own = {}, lambda tests: {test: row for test, row in tests.items() if test.startswith(f"{self.lang}/")}  # noqa: E731
         for model, output in needs["models"].items():
-            tests = read_json(needs["scores"][model].path / "metrics.json")["tests"]
+            tests = own(read_json(needs["scores"][model].path / "metrics.json")["tests"])
             rows[model] = {"bytes": (output.path / "model.safetensors").stat().st_size,
                            "parameters": output.stats()["parameters"],
-                           "scores": {test: row["aggregate"][metric] for test, row in tests.items()
-                                      if test.startswith(f"{self.lang}/")}}
+                           "scores": {test: row["aggregate"][metric] for test, row in tests.items()}}
+        # a score means little alone: the same data's majority class and fastText beside it
+        fasttext = own(needs["fasttext"].stats()["tests"])
+        baselines = {test: {"majority": row["majority_baseline"][metric], "fasttext": fasttext[test][metric]}
+                     for test, row in own(read_json(needs["scores"]["cino"].path / "metrics.json")["tests"]).items()}
         rows = with_retention(rows)
-        (tmp / "smaller_models.md").write_text(smaller_markdown(self.lang, metric, rows), encoding="utf-8")
-        (tmp / "smaller_models.png").write_bytes(smaller_plot(self.lang, metric, rows))
-        return {"lang": self.lang, "metric": metric, "models": rows}
+        (tmp / "smaller_models.md").write_text(smaller_markdown(self.lang, metric, rows, baselines), encoding="utf-8")
+        (tmp / "smaller_models.png").write_bytes(smaller_plot(self.lang, metric, rows, baselines))
+        return {"lang": self.lang, "metric": metric, "models": rows, "baselines": baselines}

@@ -366,15 +366,15 @@ def main(argv=None) -> int:
         profile = _profile(args.profile, args.config or ["luigi.cfg", *filter(None, [os.environ.get("LUIGI_CONFIG_PATH")])])
         given = {f.name: getattr(args, f.name) for f in fields(FineTuneSettings) if f.name not in ("lr", "batch_size")}
         # the flags over the profile, checked together (--min-epochs above --max-epochs is an error)
-        profile = replace(profile, seeds=args.seeds or profile.seeds,
-                          **{k: v for k, v in given.items() if v is not None}).checked("command line")
+        grids = {"seeds": args.seeds, "lrs": args.lrs and ",".join(map(str, args.lrs)),
+                 "batch_sizes": args.batch_sizes and ",".join(map(str, args.batch_sizes))}
+        profile = replace(profile, **{k: v for k, v in {**given, **grids}.items() if v is not None}).checked("command line")
         chosen = profile_settings(profile)
         args.select = args.select or profile.in_language_metric
         tests = {path: read_labelled(path) for path in args.test}
         Path(args.out).mkdir(parents=True, exist_ok=True)
         result = evaluate(args.model, read_labelled(args.train), read_labelled(args.dev) if args.dev else None, tests,
-                          chosen["seeds"], chosen["base"], args.lrs or chosen["lrs"],
-                          args.batch_sizes or chosen["batch_sizes"], args.select, args.out, args.init,
+                          chosen["seeds"], chosen["base"], chosen["lrs"], chosen["batch_sizes"], args.select, args.out, args.init,
                           chosen["selection_percent"])
     except InputError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)

@@ -41,9 +41,10 @@ class EvaluationProfile(Settings):
                                          "the recipe, never trained on; the dev split is then the test",
                                      bounds=(1, 50))
     max_length: int = setting(512, "tokens per text, capped at the model's positions", bounds=(8, 100_000))
-    warmup: float = setting(0.1, "share of the updates of max_epochs spent warming up")
+    warmup: float = setting(0.1, "share of the updates of max_epochs spent warming up", bounds=(0.0, 0.99))
     weight_decay: float = setting(1e-4, "AdamW weight decay")
-    threads: int = setting(4, "CPU threads per fine-tuning run (they can change the last bits of a result)")
+    threads: int = setting(4, "CPU threads per fine-tuning run (they can change the last bits of a result)",
+                           bounds=(1, 1024))
     zero_shot_metric: str = setting("weighted_f1", "chooses the source language's recipe and heads the zero-shot "
                                                    "rows (CINO WCM)", choices=METRICS)
     in_language_metric: str = setting("macro_f1", "chooses the other recipes and heads the in-language rows "
@@ -75,9 +76,9 @@ class EvaluationProfile(Settings):
                 values = _numbers(getattr(self, name), kind)
             except ValueError:
                 values = ()
-            if not values:
-                raise InputError(f"{where} {name}", f"{getattr(self, name)!r} is not a list of {kind.__name__}s",
-                                 "write numbers separated by commas, e.g. 1e-5,2e-5")
+            if not values or min(values) <= 0:
+                raise InputError(f"{where} {name}", f"{getattr(self, name)!r} is not a list of positive "
+                                                    f"{kind.__name__}s", "write numbers separated by commas, e.g. 1e-5,2e-5")
         return self
 
 

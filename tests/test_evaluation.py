@@ -74,6 +74,11 @@ def test_flags_over_a_profile_are_checked_with_it(tmp_path):
     assert done.stderr.strip().splitlines() == [
         "ERROR: command line min_epochs: 5 is more than max_epochs 3; fix: set min_epochs at most max_epochs"]
     assert not (tmp_path / "out").exists()
+    for flag, value, field in (("--seeds", 0, "seeds"), ("--batch-sizes", "16,0", "batch_sizes"),
+                               ("--lrs", "-1e-3", "lrs"), ("--threads", 0, "threads"), ("--warmup", -3, "warmup")):
+        done = classify(["--model", tmp_path / "none", "--train", SIB / "ug" / "train.tsv", "--test",
+                         SIB / "ug" / "dev.tsv", f"{flag}={value}", "--out", tmp_path / "out"])
+        assert done.returncode == 2 and done.stderr.startswith(f"ERROR: command line {field}: "), (flag, done.stderr)
 
 
 def test_a_fairseq_model_directory_works_too(mini_build, tmp_path):

@@ -9,8 +9,9 @@ CINO (Yang et al., COLING 2022, and its repository's README and fine-tuning scri
 
 Here, so that a score can be told from noise and from a recipe that did not learn:
 - the learning rate and batch size are chosen from a small grid and the epochs by early
-  stopping (`patience`, not before `min_epochs`), on selection data only: the dev split when a test split exists, else
-  `selection_percent` of the training set by hash (the dev split is then the test);
+  stopping (`patience`, not before `min_epochs`), on selection data only: the dev split when a
+  test split exists, else `selection_percent` of the training set by hash (the dev split is then
+  the test);
 - every setting runs `seeds` times (mean and standard deviation);
 - beside every in-language score: the majority class, a fastText classifier trained and tuned on
   the same data, and the same architecture fine-tuned from random weights.

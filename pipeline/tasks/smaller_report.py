@@ -35,16 +35,16 @@ class SmallerModels(LanguageListTask):
 
     def produce(self, tmp):
         needs, metric = self.input(), self.read(EvaluationProfile).in_language_metric
-        rows, own = {}, lambda tests: {test: row for test, row in tests.items() if test.startswith(f"{self.lang}/")}  # noqa: E731
-        for model, output in needs["models"].items():
-            tests = own(read_json(needs["scores"][model].path / "metrics.json")["tests"])
-            rows[model] = {"bytes": (output.path / "model.safetensors").stat().st_size,
-                           "parameters": output.stats()["parameters"],
-                           "scores": {test: row["aggregate"][metric] for test, row in tests.items()}}
+        tests = {model: {test: row for test, row in read_json(output.path / "metrics.json")["tests"].items()
+                         if test.startswith(f"{self.lang}/")} for model, output in needs["scores"].items()}
+        rows = {model: {"bytes": (output.path / "model.safetensors").stat().st_size,
+                        "parameters": output.stats()["parameters"],
+                        "scores": {test: row["aggregate"][metric] for test, row in tests[model].items()}}
+                for model, output in needs["models"].items()}
         # a score means little alone: the same data's majority class and fastText beside it
-        fasttext = own(needs["fasttext"].stats()["tests"])
+        fasttext = needs["fasttext"].stats()["tests"]
         baselines = {test: {"majority": row["majority_baseline"][metric], "fasttext": fasttext[test][metric]}
-                     for test, row in own(read_json(needs["scores"]["cino"].path / "metrics.json")["tests"]).items()}
+                     for test, row in tests["cino"].items()}
         rows = with_retention(rows)
         (tmp / "smaller_models.md").write_text(smaller_markdown(self.lang, metric, rows, baselines), encoding="utf-8")
         (tmp / "smaller_models.png").write_bytes(smaller_plot(self.lang, metric, rows, baselines))

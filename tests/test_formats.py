@@ -15,8 +15,7 @@ from corpus.formats import wikitext_lines
 from corpus.lines import read_rejections
 from corpus.split import split_key
 from tests.helpers import DATA_ROOT, MANIFESTS
-from tests.test_ingest import ingest, one_line_error, shard_lines, source, write
-from tests.test_manifest import edit, error_of
+from tests.helpers.sources import edit, error_of, ingest, one_line_error, shard_lines, source, write
 
 UG = (DATA_ROOT / "ug" / "maqal.txt").read_text(encoding="utf-8").split("\n")[:300]
 

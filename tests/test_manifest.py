@@ -8,6 +8,7 @@ import yaml
 from common.errors import InputError
 from corpus.manifest import load_catalog, parse_lang_list
 from tests.helpers import MANIFESTS, SHARED
+from tests.helpers.sources import edit, error_of
 
 ALL = ["bo", "kk", "ko", "mn", "ug", "yue", "za", "zh"]
 
@@ -17,20 +18,6 @@ def manifests(tmp_path) -> Path:
     target = tmp_path / "manifests"
     shutil.copytree(MANIFESTS, target)
     return target
-
-
-def edit(path: Path, change) -> None:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(doc)
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-
-
-def error_of(manifests: Path) -> str:
-    with pytest.raises(InputError) as info:
-        load_catalog(manifests)
-    message = str(info.value)
-    assert "\n" not in message and "fix:" in message
-    return message
 
 
 def test_shipped_manifests_describe_the_shared_corpora():

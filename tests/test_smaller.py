@@ -6,16 +6,18 @@ import json
 import pytest
 
 from tests.helpers import build, in_env
+from tests.helpers.workdirs import clone_build
 
 LANGS = "bo,mn,ug"
 
 
 @pytest.fixture(scope="module")
-def smaller(mini_build):
+def smaller(mini_build, tmp_path_factory):
     import pipeline
 
-    build([pipeline.SmallerModels(langs=LANGS, lang="bo")], mini_build["env"])
-    with in_env(mini_build["env"]):
+    env = clone_build(mini_build, tmp_path_factory.mktemp("smaller") / "work")
+    build([pipeline.SmallerModels(langs=LANGS, lang="bo")], env)
+    with in_env(env):
         return {"pruned": pipeline.PruneForLanguage(langs=LANGS, lang="bo").output(),
                 "student": pipeline.DistillStudent(langs=LANGS).output(),
                 "teacher": pipeline.ExportHF(langs=LANGS).output(),

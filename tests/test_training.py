@@ -1,18 +1,17 @@
 """Continued pretraining: the final model, per-language validation, resume after
-SIGKILL, and fairseq's distributed path with two CPU processes (gloo)."""
+SIGKILL (past a truncated checkpoint too), and fairseq's distributed path with two CPU processes (gloo)."""
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
-import pytest
 from luigi.cmdline_parser import CmdlineParser
 
 from common.jsonio import read_json
 from tests.helpers import REPO, in_env, luigi_command, run_luigi
+from tests.helpers.workdirs import clone_build
 
 LANGS = "bo,mn,ug"
 TIBETAN = "ཕྱིས་སུ་མི་རྣམས་ཀྱིས་རང་བྱུང་ཁམས་ལ་ <mask> བྱེད་པའི་བྱ་རིམ་ཁྲོད་ནས།"
@@ -27,11 +26,9 @@ def task_stats(env: dict, name: str = "ContinuePretraining") -> dict:
         return {"stats": task.output().stats(), "model_dir": task.output().path, "run_dir": task.run_dir()}
 
 
-def copy_without_training(source: Path, target: Path) -> dict:
-    """A work dir with every finished stage before training, as a fresh place to train again."""
-    shutil.copytree(source, target, symlinks=True, ignore=lambda d, names: [n for n in names if Path(d) == source
-                                                                            and n in ("train", "build", "timings")])
-    return target
+def without_training(build: dict, target: Path) -> dict:
+    """The environment of a clone of `build` with every finished stage before training: a fresh place to train."""
+    return clone_build(build, target, leave_out=("train", "build"))
 
 
 def test_final_model_is_an_xlmr_directory_that_fills_masks(mini_build):
@@ -108,51 +105,43 @@ def kill_worker_after_first_checkpoint(work: Path, env: dict, profile: str) -> d
 RESUMED = re.compile(r"Loaded checkpoint \S*checkpoint_last\.pt \(epoch \d+ @ (\d+) updates\)")
 
 
-@pytest.mark.parametrize("profile,updates", [("test-cpu", 30), ("test-ddp", 6)])
-def test_sigkill_of_the_worker_stops_its_trainers_and_a_rerun_resumes(mini_build, tmp_path, profile, updates):
-    """For the local launcher with one process and with two (gloo): the trainers die with the
-    worker, and the second launch resumes from checkpoint_last.pt (fairseq also prints "Loaded
-    checkpoint" for --finetune-from-model, so the update count it names is what proves it)."""
-    work = copy_without_training(mini_build["work"], tmp_path / "work")
-    env = {**mini_build["env"], "CINO_WORK_DIR": str(work)}
-    run = kill_worker_after_first_checkpoint(work, env, profile)
-    done = run_luigi(run["command"], env)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert read_json(run["final"] / "stats.json")["num_updates"] == updates
+def resumed_at(run: dict) -> int:
+    """The update the second launch resumed from (fairseq also prints "Loaded checkpoint" for
+    --finetune-from-model, so the update count it names is what proves a resume)."""
     log = (run["run_dir"] / "train.log").read_text(encoding="utf-8", errors="replace")
-    second_launch = log.split("$ ")[2]
-    assert int(RESUMED.search(second_launch).group(1)) > 0
-    if profile == "test-cpu":   # one process: the resumed model is the uninterrupted one, byte for byte
-        uninterrupted = task_stats(mini_build["env"])["model_dir"]
-        for name in ("model.pt", "stats.json"):
-            assert (run["final"] / name).read_bytes() == (uninterrupted / name).read_bytes(), name
+    return int(RESUMED.search(log.split("$ ")[2]).group(1))
 
 
-def test_a_truncated_checkpoint_last_falls_back_to_the_newest_readable_one(mini_build, tmp_path):
-    """fairseq copies checkpoint_last.pt non-atomically: a kill during the copy truncates it."""
-    work = copy_without_training(mini_build["work"], tmp_path / "work")
-    env = {**mini_build["env"], "CINO_WORK_DIR": str(work)}
-    run = kill_worker_after_first_checkpoint(work, env, "test-cpu")
+def test_one_trainer_killed_then_resumed_past_a_truncated_checkpoint_ends_as_the_uninterrupted_run(mini_build,
+                                                                                                  tmp_path):
+    """The local launcher with one process: the trainer dies with the worker. fairseq copies
+    checkpoint_last.pt non-atomically (a kill during the copy truncates it), so it is cut in half
+    here: the rerun says so, resumes from the newest readable checkpoint, and ends with the
+    uninterrupted run's model, byte for byte. (Resuming from an intact checkpoint_last.pt: the
+    two-process test below and tests/test_slurm.py.)"""
+    env = without_training(mini_build, tmp_path / "work")
+    run = kill_worker_after_first_checkpoint(Path(env["CINO_WORK_DIR"]), env, "test-cpu")
     last = run["run_dir"] / "checkpoints" / "checkpoint_last.pt"
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
     done = run_luigi(run["command"], env)
     assert done.returncode == 0, done.stderr[-3000:]
     (warning,) = [line for line in (done.stdout + done.stderr).splitlines() if "is unreadable" in line]
     assert "checkpoint_last.pt is unreadable" in warning and "resuming from checkpoint_" in warning
-    assert read_json(run["final"] / "stats.json")["num_updates"] == 30
-    log = (run["run_dir"] / "train.log").read_text(encoding="utf-8", errors="replace")
-    assert int(RESUMED.search(log.split("$ ")[2]).group(1)) > 0
+    assert read_json(run["final"] / "stats.json")["num_updates"] == 30 and resumed_at(run) > 0
+    uninterrupted = task_stats(mini_build["env"])["model_dir"]
+    for name in ("model.pt", "stats.json"):
+        assert (run["final"] / name).read_bytes() == (uninterrupted / name).read_bytes(), name
 
 
-def test_two_process_distributed_training_on_cpu(mini_build, tmp_path):
-    work = copy_without_training(mini_build["work"], tmp_path / "work")
-    env = {**mini_build["env"], "CINO_WORK_DIR": str(work)}
-    done = run_luigi(["ContinuePretraining", "--langs", LANGS, "--train-profile", "test-ddp"], env)
+def test_two_trainers_on_cpu_killed_then_resumed_from_checkpoint_last(mini_build, tmp_path):
+    """fairseq's distributed path with two CPU processes (gloo): both trainers die with the worker,
+    and the rerun resumes from checkpoint_last.pt with the same effective batch."""
+    env = without_training(mini_build, tmp_path / "work")
+    run = kill_worker_after_first_checkpoint(Path(env["CINO_WORK_DIR"]), env, "test-ddp")
+    done = run_luigi(run["command"], env)
     assert done.returncode == 0, done.stderr[-3000:]
-    (stats_file,) = work.glob("train/*/stats.json")
-    stats = read_json(stats_file)
-    assert stats["num_updates"] == 6 and stats["effective_batch"] == 4
-    run_dir = stats_file.parent.with_name(stats_file.parent.name + ".run")
-    assert "initialized host" in (run_dir / "rank1.log").read_text(encoding="utf-8")
-    log = (run_dir / "train.log").read_text(encoding="utf-8")
+    stats = read_json(run["final"] / "stats.json")
+    assert stats["num_updates"] == 6 and stats["effective_batch"] == 4 and resumed_at(run) > 0
+    assert "initialized host" in (run["run_dir"] / "rank1.log").read_text(encoding="utf-8")
+    log = (run["run_dir"] / "train.log").read_text(encoding="utf-8")
     assert "distributed init (rank 0)" in log and '"bsz": "4"' in log  # 2 processes x 2 sequences

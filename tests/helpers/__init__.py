@@ -16,7 +16,7 @@ from common.fingerprint import sha256_file
 from common.jsonio import open_text
 from corpus.sample import sample_corpus
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
 MANIFESTS = REPO / "corpora_manifests"
 DATA_ROOT = SHARED / "corpora"

@@ -109,6 +109,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# luigid, pruning dead workers every second: the server looks for them every 60 s (a constant of
+# luigi.server.run), and a worker killed mid-task holds its task until then. Its own state file,
+# so that no test reads the scheduler state another left.
+LUIGID = ("import sys, tornado.ioloop\n"
+          "from luigi.cmdline import luigid\n"
+          "every = tornado.ioloop.PeriodicCallback\n"
+          "tornado.ioloop.PeriodicCallback = lambda callback, ms, *rest: every(callback, min(ms, 1000), *rest)\n"
+          "luigid(sys.argv[1:])\n")
+
+
 @pytest.fixture
 def luigid(tmp_path):
     """A central scheduler on the loopback address that notices a dead worker within seconds."""
@@ -116,8 +126,9 @@ def luigid(tmp_path):
     config = tmp_path / "luigid.cfg"
     config.write_text("[scheduler]\nworker_disconnect_delay = 3\nretry_delay = 1\nremove_delay = 600\n",
                       encoding="utf-8")
-    server = subprocess.Popen([str(Path(sys.executable).parent / "luigid"), "--address", "127.0.0.1", "--port", str(port),
-                               "--logdir", str(tmp_path)], env={**os.environ, "LUIGI_CONFIG_PATH": str(config)},
+    server = subprocess.Popen([sys.executable, "-c", LUIGID, "--address", "127.0.0.1", "--port", str(port),
+                               "--logdir", str(tmp_path), "--state-path", str(tmp_path / "luigid-state.pickle")],
+                              env={**os.environ, "LUIGI_CONFIG_PATH": str(config)},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 30
     while time.time() < deadline:

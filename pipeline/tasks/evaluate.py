@@ -22,7 +22,7 @@ from eval.protocol import EvaluationProfile
 from eval.report import evaluation_markdown, evaluation_results
 from pipeline import config
 from pipeline.inputs import KEEPING, REPLAYING, eval_files, kept_langs, training_langs
-from pipeline.tasks.base import LanguageListTask, list_scope
+from pipeline.tasks.base import LanguageListTask, MODEL_MODULES, list_scope
 from pipeline.tasks.corpus import Split
 from pipeline.tasks.export import ExportHF
 from pipeline.tasks.smaller import DistillStudent, PruneForLanguage
@@ -72,6 +72,7 @@ def setting_data(lang: str, langs, profile) -> tuple:
 
 class _Setting(LanguageListTask):
     """A task over one language's evaluation setting (`--lang`: the language fine-tuned on)."""
+    preload = MODEL_MODULES
     lang = luigi.Parameter()
 
     def _profile(self):
@@ -154,6 +155,7 @@ class BaselineClassification(_Setting):
 
 class EvaluateMLM(LanguageListTask):
     """Masked-LM loss per character on the test split of the run's languages and the kept ones."""
+    preload = MODEL_MODULES
     stage = "eval_mlm"
     version = 2   # 2: kept languages
     reads = (EvaluationProfile.only("mlm_lines", "threads"), *KEEPING)

@@ -19,7 +19,7 @@ from eval.protocol import EvaluationProfile
 from pipeline import config
 from pipeline.inputs import training_langs
 from pipeline.params import LangListParameter
-from pipeline.tasks.base import LanguageListTask, StageTask, XlmrDir
+from pipeline.tasks.base import LanguageListTask, MODEL_MODULES, StageTask, XlmrDir
 from pipeline.tasks.corpus import Split
 from pipeline.tasks.vocab import InitCheckpoint, PruneVocabulary
 from training import sampling
@@ -108,6 +108,7 @@ class ContinuePretraining(TrainingLanguages, LanguageListTask):
     a rerun continues from checkpoint_last.pt. The output directory, written atomically
     at the end, holds the final model in XLM-R's layout.
     """
+    preload = MODEL_MODULES
     stage = "train"
     resources = {"gpu": 1}
     # The longest task on the critical path: the scheduler (and its dependencies, by luigi's

@@ -17,7 +17,7 @@ os.environ["LUIGI_CONFIG_PATH"] = str(TEST_CONFIG)  # read by luigi.configuratio
 
 import pytest  # noqa: E402
 
-from tests.helpers import DATA_ROOT, MANIFESTS, SHARED, build_corpus, run_luigi  # noqa: E402
+from tests.helpers import DATA_ROOT, MANIFESTS, SHARED, build_corpus, kyrgyz_corpus, run_luigi  # noqa: E402
 from tests.helpers.workdirs import changes, snapshot  # noqa: E402
 
 class FixtureTimes:
@@ -70,6 +70,21 @@ def mini_build(mini_corpus) -> dict:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     yield from unchanged({"env": mini_corpus, "seconds": time.time() - started, "output": done.stdout + done.stderr,
                           "work": Path(mini_corpus["CINO_WORK_DIR"])})
+
+
+# Kyrgyz in Cyrillic with a tokenizer of its own: XLM-R already encodes every Cyrillic letter, so
+# the pieces are added only by this deliberate opt-in (tests/test_vocab_pipeline.py).
+KYRGYZ_TOKENIZER = {"own_model": True, "vocab_size": 1000, "add_base_encodable_pieces": True}
+
+
+@pytest.fixture(scope="session")
+def kyrgyz_build(tmp_path_factory) -> dict:
+    """`BuildCINO --lang ky,mn` with Kyrgyz added as data only (one manifest, one scripts.yaml
+    entry) on 300 lines of every source."""
+    env = kyrgyz_corpus(tmp_path_factory.mktemp("kyrgyz"), 300, KYRGYZ_TOKENIZER)
+    done = run_luigi(["BuildCINO", "--lang", "ky,mn", "--workers", "2"], env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    yield from unchanged({"env": env, "output": done.stdout + done.stderr, "work": Path(env["CINO_WORK_DIR"])})
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,8 @@ from common.atomic import SUCCESS
 from common.fingerprint import sha256_file
 from common.jsonio import read_json
 from corpus.lines import read_rejections
-from tests.helpers import REPO, build_corpus, error_lines, in_env, kyrgyz_corpus, luigi_command, run_luigi
+from tests.helpers import REPO, build_corpus, error_lines, in_env, luigi_command, run_luigi
+from tests.helpers.workdirs import clone_build
 
 LANGS = "bo,mn,ug"
 
@@ -88,34 +89,42 @@ def test_build_prints_the_per_language_table(reference):
         assert f"\n{lang} " in table
 
 
-def test_finished_dag_reruns_as_a_noop_in_seconds(reference):
+def test_finished_dag_reruns_as_a_noop_in_seconds(reference, tmp_path):
+    env = clone_build(reference, tmp_path / "work")
     started = time.time()
-    done = run_luigi(["BuildCINO", "--lang", "ug,mn,bo"], reference["env"])
+    done = run_luigi(["BuildCINO", "--lang", "ug,mn,bo"], env)
     assert done.returncode == 0
     assert "Did not run any tasks" in done.stderr + done.stdout
     assert time.time() - started < 15
 
 
+# Where the run is killed: as soon as a stage of each kind has started writing its output (the
+# temporary directory exists), and in the middle of training, once fairseq saved a checkpoint.
+KILL_WHEN = ("clean/*/shard-*.tmp-*", "standin_base/*.tmp-*", "train/*.run/checkpoints/checkpoint_*_*.pt",
+             "eval_classification/*.tmp-*", "build/*.tmp-*")
+
+
 def test_sigkill_at_any_point_then_rerun_gives_identical_outputs(reference, tmp_path):
-    env = {**reference["env"], "CINO_WORK_DIR": str(tmp_path / "work")}
+    work = tmp_path / "work"
+    env = {**reference["env"], "CINO_WORK_DIR": str(work)}
     command = luigi_command(["BuildCINO", "--lang", LANGS, "--workers", "2"])
-    kills = 0
-    for fraction in (0.15, 0.3, 0.45, 0.6, 0.75, 0.9):
+    killed = []
+    for pattern in KILL_WHEN:
         process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, start_new_session=True,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            process.wait(timeout=reference["seconds"] * fraction)
-        except subprocess.TimeoutExpired:
+        while process.poll() is None and not list(work.glob(pattern)):
+            time.sleep(0.05)
+        if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)  # the scheduler and both worker processes
-            process.wait()
-            kills += 1
-    assert kills >= 3
+            killed.append(pattern)
+        process.wait()
+    assert killed == list(KILL_WHEN)
     done = subprocess.run(command, cwd=REPO, env={**os.environ, **env}, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    resumed, uninterrupted = tree(tmp_path / "work"), tree(reference["work"])
+    resumed, uninterrupted = tree(work), tree(reference["work"])
     assert not [name for name in resumed if ".tmp-" in name]
     assert sorted(resumed) == sorted(uninterrupted)
-    assert list((tmp_path / "work").glob("train/*/model.pt")) and list((tmp_path / "work").glob("build/*/_SUCCESS"))
+    assert list(work.glob("train/*/model.pt")) and list(work.glob("build/*/_SUCCESS"))
     assert [name for name in resumed if resumed[name] != uninterrupted[name]] == []
 
 
@@ -155,17 +164,15 @@ def test_changed_threshold_reruns_exactly_what_depends_on_it(tmp_path):
     assert all(p.name.startswith("bo") for p in added if p.parent.name != "corpus_report")
 
 
-def test_a_new_language_and_script_through_data_only(tmp_path):
-    """Kyrgyz in Cyrillic: one manifest, one scripts.yaml entry, no code."""
-    env = kyrgyz_corpus(tmp_path, 300, {"own_model": False})
-    done = run_luigi(["BuildCINO", "--lang", "ky,mn", "--workers", "2"], env)
-    assert done.returncode == 0, done.stderr[-3000:]
-    work = Path(env["CINO_WORK_DIR"])
+def test_a_new_language_and_script_through_data_only(kyrgyz_build):
+    """Kyrgyz in Cyrillic: one manifest, one scripts.yaml entry, no code, through BuildCINO."""
+    work = kyrgyz_build["work"]
     (model_stats,) = work.glob("langid_model/all-*/stats.json")
     assert read_json(model_stats)["per_label"]["ky"]["accuracy"] >= 0.99
     (split_stats,) = work.glob("split/ky-*/stats.json")
     assert read_json(split_stats)["splits"]["train"]["lines"] > 300
-    assert "\nky " in done.stdout
+    assert "\nky " in kyrgyz_build["output"]
+    assert list(work.glob("build/ky_mn-*/report.html"))
 
 
 def test_bad_source_fails_with_one_line_and_damages_nothing(tmp_path):

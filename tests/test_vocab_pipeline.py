@@ -1,8 +1,12 @@
 """The vocabulary half on the full demo corpora: the numbers the issue asks for, from the DAG."""
+import shutil
+
 import pytest
 
 from common.jsonio import read_json
-from tests.helpers import build, error_lines, in_env, kyrgyz_corpus, run_luigi
+from tests.helpers import build, error_lines, in_env, run_luigi
+from tests.helpers.sources import edit
+from tests.helpers.workdirs import clone_build
 
 LANGS = "bo,mn,ug"
 
@@ -70,22 +74,23 @@ def test_missing_base_model_file_is_one_clear_error(tmp_path, mini_corpus):
     assert "model.pt, sentencepiece.bpe.model" in line and "base_model_dir" in line
 
 
-def test_a_script_the_base_already_covers_needs_a_deliberate_opt_in(tmp_path):
+def test_a_script_the_base_already_covers_needs_a_deliberate_opt_in(kyrgyz_build, tmp_path):
     """Kyrgyz in Cyrillic with its own model: XLM-R encodes every Cyrillic letter, so by default
     no piece may be added (it would change Russian, Kazakh, ... tokenization): one clear error.
-    Opted in, the pieces are added and the tokenizer report shows what it costs Kyrgyz."""
-    tokenizer = {"own_model": True, "vocab_size": 1000}
-    env = kyrgyz_corpus(tmp_path / "default", 300, tokenizer)
+    Opted in (the session's Kyrgyz build), the pieces are added and the tokenizer report shows
+    what it costs Kyrgyz."""
+    work = kyrgyz_build["work"]
+    (merge_stats,) = work.glob("merge_vocab/ky_mn-*/stats.json")
+    assert read_json(merge_stats)["scripts"]["Cyrl"]["added"] > 100
+    (report,) = work.glob("tokenizer_report/ky_mn-*/stats.json")
+    rows = read_json(report)["rows"]
+    assert rows["ky/held-out/merged"]["identical_to_base_share"] < 0.9   # the cost, shown
+    assert rows["zh/held-out/merged"]["identical_to_base_share"] == 1.0   # other scripts untouched
+    manifests = tmp_path / "manifests"   # the same data without the opt-in
+    shutil.copytree(kyrgyz_build["env"]["CINO_MANIFESTS_DIR"], manifests)
+    edit(manifests / "scripts.yaml", lambda doc: doc["Cyrl"]["tokenizer"].pop("add_base_encodable_pieces"))
+    env = {**clone_build(kyrgyz_build, tmp_path / "work"), "CINO_MANIFESTS_DIR": str(manifests)}
     done = run_luigi(["MergeVocabulary", "--langs", "ky"], env)
     assert done.returncode == 30 and "Traceback" not in done.stderr
     (line,) = [l for l in error_lines(done) if "script 'Cyrl'" in l]
     assert "scripts.yaml" in line and "already encodes" in line and "add_base_encodable_pieces: true" in line
-    env = kyrgyz_corpus(tmp_path / "opt-in", 300, {**tokenizer, "add_base_encodable_pieces": True})
-    done = run_luigi(["TokenizerReport", "--langs", "ky"], env)
-    assert done.returncode == 0, done.stderr[-3000:]
-    (merge_stats,) = (tmp_path / "opt-in" / "work").glob("merge_vocab/ky-*/stats.json")
-    assert read_json(merge_stats)["scripts"]["Cyrl"]["added"] > 100
-    (report,) = (tmp_path / "opt-in" / "work").glob("tokenizer_report/ky-*/stats.json")
-    rows = read_json(report)["rows"]
-    assert rows["ky/held-out/merged"]["identical_to_base_share"] < 0.9   # the cost, shown
-    assert rows["zh/held-out/merged"]["identical_to_base_share"] == 1.0   # other scripts untouched

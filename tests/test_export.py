@@ -11,7 +11,8 @@ import torch
 
 from common.jsonio import read_json
 from common.xlmr import DICT_FILE, MODEL_FILE, SPM_FILE
-from tests.helpers import REPO, build_corpus, error_lines, in_env, run_luigi
+from tests.helpers import REPO, error_lines, in_env, run_luigi
+from tests.helpers.workdirs import CORPUS_HALF, clone_build
 from training import checkpoint
 
 LANGS = "bo,mn,ug"
@@ -43,13 +44,14 @@ def test_2019_layout_is_read_as_fairseq_reads_it(tiny_base, tmp_path):
     assert upgraded["cfg"]["model"].arch == current["cfg"]["model"].arch
 
 
-def test_2019_release_as_base_model_runs_through_training(tiny_base, tmp_path):
-    """StandInBase's replacement path: ExternalBase -> MergeVocabulary -> InitCheckpoint -> ContinuePretraining."""
-    env = {**build_corpus(tmp_path / "corpus", 300),
+def test_2019_release_as_base_model_runs_through_training(tiny_base, mini_build, tmp_path):
+    """StandInBase's replacement path: ExternalBase -> MergeVocabulary -> InitCheckpoint -> ContinuePretraining,
+    from the corpus half of the session build."""
+    work = tmp_path / "work"
+    env = {**clone_build(mini_build, work, only=CORPUS_HALF),
            "CINO_BASE_MODEL_DIR": str(write_2019_release(tiny_base, tmp_path / "xlmr.base"))}
     done = run_luigi(["ContinuePretraining", "--langs", "bo,ug"], env)
     assert done.returncode == 0, done.stderr[-3000:]
-    work = tmp_path / "corpus" / "work"
     assert not list(work.glob("standin_base/*"))   # the user's base, not the stand-in
     (init,) = work.glob("init_checkpoint/*/model.pt")
     (trained,) = [p for p in work.glob("train/*/stats.json")]
@@ -61,14 +63,14 @@ def test_2019_release_as_base_model_runs_through_training(tiny_base, tmp_path):
 
 
 @pytest.mark.parametrize("content,problem", [(b"a 1\nb 1\n", "not a torch checkpoint"), (None, "no 'model' weights")])
-def test_a_base_directory_in_neither_format_is_one_clear_error(tiny_base, tmp_path, content, problem):
+def test_a_base_directory_in_neither_format_is_one_clear_error(tiny_base, mini_build, tmp_path, content, problem):
     base = tmp_path / "base"
     shutil.copytree(tiny_base, base)
     if content is None:
         torch.save({"weights": torch.zeros(2)}, base / MODEL_FILE)
     else:
         (base / MODEL_FILE).write_bytes(content)
-    env = {**build_corpus(tmp_path / "corpus", 100), "CINO_BASE_MODEL_DIR": str(base)}
+    env = {**clone_build(mini_build, tmp_path / "work", only=CORPUS_HALF), "CINO_BASE_MODEL_DIR": str(base)}
     done = run_luigi(["InitCheckpoint", "--langs", "ug"], env)
     assert done.returncode == 30 and "Traceback" not in done.stderr
     (line,) = [l for l in error_lines(done) if problem in l]

@@ -88,6 +88,17 @@ class _Declared:
 MODEL_MODULES = ("torch", "fairseq", "transformers.models.xlm_roberta.modeling_xlm_roberta", "sklearn.metrics")
 
 
+def _import_leaving_logging_alone(modules) -> None:
+    """Import `modules` with the root logger kept as it was: fairseq's text-to-speech tasks call
+    logging.basicConfig when imported, and Luigi's messages would then be printed twice."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    for module in modules:
+        importlib.import_module(module)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 class StageTask(luigi.Task):
     stage = None   # directory name under work_dir
     version = 1    # bump when the stage's logic changes what it writes
@@ -103,8 +114,7 @@ class StageTask(luigi.Task):
         finished run imports nothing and checks in seconds."""
         done = super().complete()
         if not done:
-            for module in self.preload:
-                importlib.import_module(module)
+            _import_leaving_logging_alone(self.preload)
         return done
 
     def scope(self) -> str:

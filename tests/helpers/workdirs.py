@@ -13,12 +13,15 @@ from pathlib import Path
 IN_PLACE = ("timings",)   # top-level dirs rewritten in place: left out of clones
 
 
-def clone_work(source: Path, target: Path, leave_out=()) -> Path:
-    """`source` (a work dir) under `target`: files hardlinked, `.run` dirs copied, lock files,
-    temporary dirs, wall times and the top-level stages in `leave_out` left out."""
+CORPUS_HALF = ("ingest", "langid_model", "langid", "clean", "dedup", "split")
+
+
+def clone_work(source: Path, target: Path, leave_out=(), only=None) -> Path:
+    """`source` (a work dir) under `target`: files hardlinked, `.run` dirs copied; lock files,
+    temporary dirs, wall times and the top-level stages in `leave_out` or not in `only` left out."""
     target.mkdir(parents=True, exist_ok=True)
     for stage in sorted(source.iterdir()):
-        if stage.name in IN_PLACE or stage.name in leave_out or not stage.is_dir():
+        if stage.name in IN_PLACE or stage.name in leave_out or (only and stage.name not in only) or not stage.is_dir():
             continue
         for entry in sorted(stage.iterdir()):
             if entry.suffix == ".lock" or ".tmp-" in entry.name:
@@ -46,6 +49,6 @@ def changes(before: dict, root: Path) -> list:
                    *[f"changed {p}" for p in before.keys() & after.keys() if before[p] != after[p]]})
 
 
-def clone_build(build: dict, target: Path, leave_out=()) -> dict:
+def clone_build(build: dict, target: Path, leave_out=(), only=None) -> dict:
     """The environment of a session build (conftest's `mini_build`) with a clone of its work dir."""
-    return {**build["env"], "CINO_WORK_DIR": str(clone_work(build["work"], target, leave_out))}
+    return {**build["env"], "CINO_WORK_DIR": str(clone_work(build["work"], target, leave_out, only))}

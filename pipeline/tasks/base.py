@@ -84,8 +84,10 @@ class _Declared:
         return getattr(self._value, name)
 
 
-# What the stages that load, train or evaluate models import: 1-4 s a process, even from bytecode.
-MODEL_MODULES = ("torch", "fairseq", "transformers.models.xlm_roberta.modeling_xlm_roberta", "sklearn.metrics")
+# What the stages that load, train or evaluate models import (for `preload`): 1-4 s a process.
+TORCH = ("torch",)
+FAIRSEQ = ("torch", "fairseq")
+TRANSFORMERS = ("torch", "transformers.models.xlm_roberta.modeling_xlm_roberta")
 
 
 def _import_leaving_logging_alone(modules) -> None:
@@ -104,7 +106,7 @@ class StageTask(luigi.Task):
     version = 1    # bump when the stage's logic changes what it writes
     output_class = StageOutput
     reads = ()     # settings dataclasses it reads, or `Dataclass.only("field", ...)` for some fields
-    preload = ()   # modules its run imports that take seconds (MODEL_MODULES): see complete()
+    preload = ()   # modules its run imports that take seconds to import (TORCH, ...): see complete()
 
     def complete(self) -> bool:
         """Luigi's check of the output; for a task that will run, its `preload` modules are imported

@@ -22,7 +22,7 @@ from eval.protocol import EvaluationProfile
 from eval.report import evaluation_markdown, evaluation_results
 from pipeline import config
 from pipeline.inputs import KEEPING, REPLAYING, eval_files, kept_langs, training_langs
-from pipeline.tasks.base import LanguageListTask, MODEL_MODULES, list_scope
+from pipeline.tasks.base import TRANSFORMERS, LanguageListTask, list_scope
 from pipeline.tasks.corpus import Split
 from pipeline.tasks.export import ExportHF
 from pipeline.tasks.smaller import DistillStudent, PruneForLanguage
@@ -72,7 +72,6 @@ def setting_data(lang: str, langs, profile) -> tuple:
 
 class _Setting(LanguageListTask):
     """A task over one language's evaluation setting (`--lang`: the language fine-tuned on)."""
-    preload = MODEL_MODULES
     lang = luigi.Parameter()
 
     def _profile(self):
@@ -91,6 +90,7 @@ class _Setting(LanguageListTask):
 
 class EvaluateClassification(_Setting):
     stage = "eval_classification"
+    preload = (*TRANSFORMERS, "sklearn.metrics")
     version = 2   # 2: recipe chosen on selection data, early stopping, random-init control
     reads = (EvaluationProfile.without("mlm_lines", "fasttext_lrs", "fasttext_epochs"),)
     model = luigi.ChoiceParameter(choices=MODELS + SMALLER, default="cino")
@@ -129,6 +129,7 @@ class BaselineClassification(_Setting):
     """The fastText baseline of one setting: trained on the same data, its learning rate and epochs
     chosen on the same selection data, tested on the language's own test data."""
     stage = "eval_baseline"
+    preload = ("fasttext", "sklearn.metrics")
     reads = (EvaluationProfile.only("source_lang", "eval_set", "seeds", "selection_percent", "fasttext_lrs",
                                     "fasttext_epochs", "zero_shot_metric", "in_language_metric"),)
 
@@ -155,7 +156,7 @@ class BaselineClassification(_Setting):
 
 class EvaluateMLM(LanguageListTask):
     """Masked-LM loss per character on the test split of the run's languages and the kept ones."""
-    preload = MODEL_MODULES
+    preload = TRANSFORMERS
     stage = "eval_mlm"
     version = 2   # 2: kept languages
     reads = (EvaluationProfile.only("mlm_lines", "threads"), *KEEPING)

@@ -16,7 +16,7 @@ from corpus.report import corpus_summary_markdown, read_corpus_table
 from eval.tokenizer_report import vocabulary_markdown
 from pipeline import config
 from pipeline.inputs import eval_files, language_texts, masked
-from pipeline.tasks.base import LanguageListTask, MODEL_MODULES, list_scope
+from pipeline.tasks.base import FAIRSEQ, TRANSFORMERS, LanguageListTask, list_scope
 from pipeline.tasks.corpus import Ingest, Split
 from pipeline.tasks.report import CorpusReport
 from pipeline.tasks.training import ContinuePretraining, SamplingPlan
@@ -31,7 +31,7 @@ log = logging.getLogger("luigi-interface")
 
 
 class ExportHF(LanguageListTask):
-    preload = MODEL_MODULES
+    preload = (*FAIRSEQ, *TRANSFORMERS)
     stage = "export_hf"
     reads = (ParitySettings,)
     model = luigi.ChoiceParameter(choices=("cino", "base"), default="cino")

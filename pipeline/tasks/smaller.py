@@ -21,7 +21,7 @@ from corpus.split import SPLITS, split_path
 from eval.protocol import EvaluationProfile
 from pipeline import config
 from pipeline.inputs import language, language_texts, masked, training_langs
-from pipeline.tasks.base import LanguageListTask, MODEL_MODULES, list_scope
+from pipeline.tasks.base import TRANSFORMERS, LanguageListTask, list_scope
 from pipeline.tasks.corpus import Ingest, Split
 from pipeline.tasks.export import ExportHF
 from pipeline.tasks.training import ContinuePretraining, SamplingPlan
@@ -43,7 +43,7 @@ class PruneForLanguage(LanguageListTask):
     every other piece removed. Exported for Hugging Face with the same normaliser, and compared
     with the full model inside the stage: the same pieces on every held-out and raw line, the
     same logits at the kept pieces ([export] max_logit_difference)."""
-    preload = MODEL_MODULES
+    preload = TRANSFORMERS
     stage = "model_for_language"
     reads = (ParitySettings, PruneSettings.only("workers", "chunk_mb"))
     lang = luigi.Parameter()
@@ -100,7 +100,7 @@ class DistillStudent(LanguageListTask):
     """A student with fewer layers distilled from the trained model on the run's corpus, sampled as
     continued pretraining samples it ([distill]; training/distill.py). Resumable: a killed run
     continues from its last checkpoint (`<output>.run/`, removed once the student is written)."""
-    preload = MODEL_MODULES
+    preload = TRANSFORMERS
     stage = "student"
     version = 2   # 2: evenly spaced teacher layers, only the drawn lines read
     reads = (DistillSettings, TrainSettings.only("replay_langs", "replay_share"), EvaluationProfile.only("source_lang"))

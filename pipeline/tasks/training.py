@@ -19,7 +19,7 @@ from eval.protocol import EvaluationProfile
 from pipeline import config
 from pipeline.inputs import training_langs
 from pipeline.params import LangListParameter
-from pipeline.tasks.base import LanguageListTask, MODEL_MODULES, StageTask, XlmrDir
+from pipeline.tasks.base import FAIRSEQ, TORCH, LanguageListTask, StageTask, XlmrDir
 from pipeline.tasks.corpus import Split
 from pipeline.tasks.vocab import InitCheckpoint, PruneVocabulary
 from training import sampling
@@ -83,6 +83,7 @@ class SamplingPlan(TrainingLanguages, LanguageListTask):
     """alpha-smoothed language sampling over token blocks, as fairseq will do it, written down
     (replayed languages at their fixed share)."""
     stage = "sampling_plan"
+    preload = FAIRSEQ
     version = 2   # 2: replayed languages
     reads = (TrainSettings.only("alpha", "tokens_per_sample", "sample_break_mode", "max_update", "effective_batch",
                                 "replay_langs", "replay_share"), EvaluationProfile.only("source_lang"))
@@ -108,7 +109,7 @@ class ContinuePretraining(TrainingLanguages, LanguageListTask):
     a rerun continues from checkpoint_last.pt. The output directory, written atomically
     at the end, holds the final model in XLM-R's layout.
     """
-    preload = MODEL_MODULES
+    preload = TORCH
     stage = "train"
     resources = {"gpu": 1}
     # The longest task on the critical path: the scheduler (and its dependencies, by luigi's

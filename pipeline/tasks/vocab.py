@@ -17,7 +17,7 @@ from pipeline import config
 from pipeline.config import BaseModelSettings
 from pipeline.inputs import KEEPING, kept_langs, script_definition
 from pipeline.params import LangListParameter
-from pipeline.tasks.base import LanguageListTask, MODEL_MODULES, StageTask, XlmrDir
+from pipeline.tasks.base import TORCH, LanguageListTask, StageTask, XlmrDir
 from pipeline.tasks.corpus import Split
 from training.profile import TrainSettings
 from training.standin import StandInSettings, build_standin
@@ -62,7 +62,7 @@ class ExternalBase(luigi.Task):
 
 class StandInBase(StageTask):
     """XLM-R's real vocabulary on a small RoBERTa pretrained briefly on base-covered demo text."""
-    preload = MODEL_MODULES
+    preload = TORCH
     stage = "standin_base"
     output_class = XlmrDir
     reads = (StandInSettings, BaseModelSettings.only("standin_langs"))
@@ -201,7 +201,7 @@ class PruneVocabulary(LanguageListTask):
 class InitCheckpoint(LanguageListTask):
     """The base checkpoint with its vocabulary-sized tensors rebuilt for the pruned vocabulary:
     the XLM-R directory that binarisation and training start from."""
-    preload = MODEL_MODULES
+    preload = TORCH
     stage = "init_checkpoint"
     output_class = XlmrDir
     reads = (EmbeddingSettings,)
@@ -232,7 +232,7 @@ class RealSizeBase(StageTask):
     real vocabulary, in the 2019 release's layout or the current fairseq format: what
     bench/model_scale.py measures every model stage on (`[vocab] base_model_dir` = its output).
     Built on demand, cached under the work dir like every stage."""
-    preload = MODEL_MODULES
+    preload = TORCH
     stage = "real_size_base"
     output_class = XlmrDir
     size = luigi.ChoiceParameter(choices=("base", "large"))

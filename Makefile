@@ -24,7 +24,7 @@ demo: setup
 	$(BIN)/luigi --module pipeline BuildCINO --lang $(LANGS) --local-scheduler --workers 2
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile   # two processes, a test file each at a time (2 cores)
 
 # The CPU experiment (not part of make test; 42 minutes on 2 cores at 6c597be): docs/EXPERIMENTS.md.
 experiment: setup

@@ -233,8 +233,8 @@ def test_cino_profiles_carry_cinos_numbers(tmp_path):
     (["--train-adam-betas", "0.9"], "[train] (profile test-cpu) adam_betas", "is not two numbers"),
     (["--train-profile", "cino-small"], "[train] profile", "no profile 'cino-small'"),
 ])
-def test_a_bad_setting_is_one_clear_error_naming_its_place(mini_corpus, args, where, problem):
-    done = run_luigi(["ContinuePretraining", "--langs", "bo", *args], mini_corpus)
+def test_a_bad_setting_is_one_clear_error_naming_its_place(mini_corpus, tmp_path, args, where, problem):
+    done = run_luigi(["ContinuePretraining", "--langs", "bo", *args], {**mini_corpus, "CINO_WORK_DIR": str(tmp_path)})
     assert done.returncode != 0 and "Traceback" not in done.stdout + done.stderr
     (line,) = [l for l in (done.stdout + done.stderr).splitlines() if l.startswith("ERROR: ") and problem in l]
     assert line.startswith(f"ERROR: {where}: ") and "; fix: " in line

@@ -67,7 +67,8 @@ def test_a_preempted_job_resumes_from_its_last_checkpoint(slurm, mini_build, tmp
     job = submit(env, output)
     logs = lambda: list((tmp_path / "work").glob("train/*.run/train.log"))  # noqa: E731
     saved = lambda: bool(logs()) and "Saved checkpoint" in logs()[0].read_text(errors="replace")  # noqa: E731
-    assert wait(saved, 900), output.read_text(errors="replace")[-3000:] if output.exists() else "no job output"
+    assert wait(lambda: saved() or not in_queue(job), 900) and saved(), \
+        output.read_text(errors="replace")[-3000:] if output.exists() else "no job output"
     timeline["requeued"] = time.time()
     subprocess.run(["scontrol", "requeue", job], check=True)
     assert wait(lambda: job_field(job, "Restarts") == "1" and job_field(job, "JobState") == "RUNNING", 120)

@@ -4,9 +4,9 @@ import shutil
 import pytest
 
 from common.jsonio import read_json
-from tests.helpers import build, error_lines, in_env, run_luigi
+from tests.helpers import error_lines, in_env, run_luigi
 from tests.helpers.sources import edit
-from tests.helpers.workdirs import clone_build
+from tests.helpers.workdirs import CORPUS_HALF, clone_build
 
 LANGS = "bo,mn,ug"
 
@@ -15,7 +15,9 @@ LANGS = "bo,mn,ug"
 def vocab_build(full_env):
     from pipeline import InitCheckpoint, PruneVocabulary, TokenizerReport
 
-    build([TokenizerReport(langs=LANGS), InitCheckpoint(langs=LANGS)], full_env)
+    for task in ("InitCheckpoint", "TokenizerReport"):   # as users run them: two workers
+        done = run_luigi([task, "--langs", LANGS, "--workers", "2"], full_env)
+        assert done.returncode == 0, done.stderr[-3000:]
     with in_env(full_env):
         yield {"report": TokenizerReport(langs=LANGS).output().stats()["rows"],
                "prune": PruneVocabulary(langs=LANGS).output().stats(), "init": InitCheckpoint(langs=LANGS).output()}
@@ -63,10 +65,10 @@ def test_initial_checkpoint_is_an_xlmr_directory(vocab_build):
     assert 3 not in tokens.tolist()  # no <unk> in Tibetan any more
 
 
-def test_missing_base_model_file_is_one_clear_error(tmp_path, mini_corpus):
+def test_missing_base_model_file_is_one_clear_error(tmp_path, mini_build):
     (tmp_path / "xlmr.base").mkdir()
     (tmp_path / "xlmr.base" / "dict.txt").write_text("a 1\n", encoding="utf-8")
-    env = {**mini_corpus, "CINO_BASE_MODEL_DIR": str(tmp_path / "xlmr.base"), "CINO_WORK_DIR": str(tmp_path / "w")}
+    env = {**clone_build(mini_build, tmp_path / "w", only=CORPUS_HALF), "CINO_BASE_MODEL_DIR": str(tmp_path / "xlmr.base")}
     done = run_luigi(["MergeVocabulary", "--langs", "bo"], env)
     assert done.returncode == 30
     (line,) = [l for l in error_lines(done) if "base model directory lacks" in l]

@@ -3,6 +3,7 @@ small real-data corpus trees, the user's command line, and in-process builds."""
 import itertools
 import os
 import re
+import shutil
 import subprocess
 import sys
 import unicodedata
@@ -59,6 +60,14 @@ def build_corpus(root: Path, max_lines: int, extra_manifests: dict = None, extra
                 source["sha256"] = sha256_file(data / source["path"])
         (manifests / f"{code}.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     return env
+
+
+def copy_corpus(env: dict, root: Path) -> dict:
+    """A copy of the data and manifests `env` points at, for a test that changes them (work dir unset)."""
+    copies = {"CINO_DATA_ROOT": root / "data", "CINO_MANIFESTS_DIR": root / "manifests"}
+    for key, target in copies.items():
+        shutil.copytree(env[key], target)
+    return {key: str(target) for key, target in copies.items()}
 
 
 def kyrgyz_corpus(root: Path, max_lines: int, tokenizer: dict) -> dict:

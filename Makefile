@@ -10,13 +10,14 @@ LANGS ?= bo,mn,ug
 
 setup: $(VENV)/.installed
 
+# Every package is pinned in requirements.txt (fairseq would pull torchaudio). Bytecode is written
+# once for every installed module (16 s on 2 cores): where PYTHONDONTWRITEBYTECODE is set (it is on
+# the development machines) no import writes it, and each process would compile torch, fairseq and
+# transformers from source again (4-5 s a process, half of the tests' small build).
 $(VENV)/.installed: requirements.txt pyproject.toml   # a new package needs the editable install again
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --no-compile --no-deps -r requirements.txt   # every package pinned there (fairseq would pull torchaudio); bytecode below
+	$(BIN)/pip install --quiet --no-compile --no-deps -r requirements.txt
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
-	# Bytecode for every installed module, once (16 s on 2 cores): pip was told --no-compile, and where
-	# PYTHONDONTWRITEBYTECODE is set (it is on the development machines) no import writes it, so each process would compile
-	# torch, fairseq and transformers from source again (4-5 s per process, half of a test build's time).
 	$(BIN)/python -m compileall -q -j 0 -x 'torch/testing/_internal/py312_intrinsics' $(VENV)/lib
 	touch $@
 
@@ -24,7 +25,7 @@ demo: setup
 	$(BIN)/luigi --module pipeline BuildCINO --lang $(LANGS) --local-scheduler --workers 2
 
 test: setup
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile   # two processes, a test file each at a time (2 cores)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile   # two processes, each running a whole test file at a time
 
 # The CPU experiment (not part of make test; 42 minutes on 2 cores at 6c597be): docs/EXPERIMENTS.md.
 experiment: setup

@@ -29,6 +29,7 @@ from corpus.markup import strip_any_markup
 from corpus.normalize import VIEW
 
 LID_MODEL_FILE = "model.bin"   # the classifier in TrainLangID's output
+SEEDS_TRAIN_FILE, SEEDS_HELDOUT_FILE = "seeds.train.txt", "seeds.heldout.txt"   # beside it: what it was trained and tested on
 OTHER = "other"
 LABEL = "__label__"
 _DIGITS = re.compile(r"\d")

@@ -3,6 +3,8 @@ fingerprint), profiles as partial overrides, the generated reference current, an
 task and every setting, the output path changes exactly when a setting it reads that can
 change a result changes."""
 import configparser
+import json
+import os
 import shutil
 from dataclasses import dataclass, fields, replace
 
@@ -17,6 +19,7 @@ from corpus.filters import FilterSettings
 from pipeline import config
 from pipeline.tasks.base import StageTask
 from tests.helpers import REPO, SHARED, in_env, run_luigi
+from tests.helpers.sources import edit
 from training.command import mlm_args, settings_args
 from training.profile import TrainSettings
 from training.standin import StandInSettings
@@ -25,7 +28,7 @@ LUIGI_SECTIONS = {"core", "worker", "retcode", "resources", "scheduler", "task_h
 LANGS = "bo,mn,ug"
 # Instances of every stage task, each kind of instance once (a test fails when a task is added without one).
 SAMPLES = {
-    "Ingest": {"lang": "bo"}, "TrainLangID": {}, "IdentifyLanguage": {"lang": "bo", "shard": 0},
+    "Ingest": {"lang": "bo"}, "TrainLangID": {}, "LangIDReport": {}, "IdentifyLanguage": {"lang": "bo", "shard": 0},
     "Clean": {"lang": "bo", "shard": 0}, "Dedup": {"lang": "bo"}, "Split": {"lang": "bo"}, "StandInBase": {},
     "RealSizeBase": {"size": "base"}, "TrainScriptTokenizer": {"script": "Tibt", "langs": "bo"},
     "MergeVocabulary": {"langs": LANGS}, "PruneVocabulary": {"langs": LANGS}, "InitCheckpoint": {"langs": LANGS},
@@ -149,6 +152,64 @@ def test_every_setting_of_every_task_changes_its_output_path_exactly_when_it_can
     assert checked > 2000   # tasks x settings (the closing note reports the number)
 
 
+def closure(task) -> list:
+    """The task and every task upstream of it."""
+    found, todo = {}, [task]
+    while todo:
+        current = todo.pop()
+        key = (current.get_task_family(), tuple(sorted(current.to_str_params().items())))
+        if key not in found:
+            found[key] = current
+            todo += current.upstream() if isinstance(current, StageTask) else []
+    return list(found.values())
+
+
+def reads_field(task, readers: list) -> bool:
+    """Whether `task` is one of `readers`: (task family, parameters it must have)."""
+    params = task.to_str_params()
+    return any(task.get_task_family() == family and all(params.get(k) == v for k, v in wanted.items())
+               for family, wanted in readers)
+
+
+# Manifest fields and evaluation files, and the stages that read them (the specification the
+# fingerprints must follow): every output whose upstream holds one of these changes, and no other.
+EVAL_READERS = [("LangIDReport", {}), ("TokenizerReport", {}), ("ExportHF", {}), ("BaselineClassification", {"lang": "bo"}),
+                ("EvaluateClassification", {"lang": "bo"}), ("EvaluateClassification", {"lang": "zh"})]   # zh: zero-shot on bo
+MANIFEST_FIELDS = {
+    "bo lid.threshold": ("bo", lambda doc: doc["lid"].update(threshold=0.6),
+                         [("IdentifyLanguage", {"lang": "bo"}), ("LangIDReport", {})]),
+    "mn lid.threshold": ("mn", lambda doc: doc["lid"].update(threshold=0.6),
+                         [("IdentifyLanguage", {"lang": "mn"}), ("LangIDReport", {})]),
+    "bo lid.min_script_share": ("bo", lambda doc: doc["lid"].update(min_script_share=0.6),
+                                [("TrainLangID", {}), ("IdentifyLanguage", {"lang": "bo"})]),
+    "bo filters": ("bo", lambda doc: doc.update(filters={"min_chars": 40}), [("Clean", {"lang": "bo"})]),
+    "bo source sha256": ("bo", lambda doc: doc["sources"][0].update(sha256="0" * 64), [("Ingest", {"lang": "bo"})]),
+    "bo eval file fixed": ("bo", lambda doc: doc["eval"]["sib200"]["dev"].update(sha256="0" * 64), EVAL_READERS),
+    "bo eval set added": ("bo", lambda doc: doc["eval"].update(second=doc["eval"]["sib200"]), EVAL_READERS),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST_FIELDS))
+def test_every_manifest_field_changes_exactly_the_outputs_that_read_it(full_env, tmp_path, name):
+    """A tuned threshold reruns that language's IdentifyLanguage onward, never the classifier or
+    another language; an evaluation file added or fixed reruns no corpus, vocabulary or training stage."""
+    lang, change, readers = MANIFEST_FIELDS[name]
+    manifests = shutil.copytree(full_env["CINO_MANIFESTS_DIR"], tmp_path / "manifests")
+    with in_env({**full_env, "CINO_MANIFESTS_DIR": str(manifests)}):
+        before = paths(sample_tasks())
+        edit(manifests / f"{lang}.yaml", change)
+        tasks = sample_tasks()
+        after = paths(tasks)
+        expected = {task_name for task_name, task in tasks.items()
+                    if any(reads_field(upstream, readers) for upstream in closure(task))}
+    changed = {task_name for task_name in tasks if before[task_name] != after[task_name]}
+    assert changed == expected
+    if "eval" in name:
+        assert not changed & {"Ingest", "TrainLangID", "IdentifyLanguage", "Clean", "Dedup", "Split", "StandInBase",
+                              "MergeVocabulary", "PruneVocabulary", "InitCheckpoint", "BinarizeLanguage",
+                              "ContinuePretraining"}
+
+
 def test_every_setting_that_can_change_a_result_is_read_by_some_task(full_env):
     with in_env(full_env):
         read = set().union(*map(reads_closure, sample_tasks().values()))
@@ -167,19 +228,56 @@ def test_a_task_cannot_read_a_setting_it_does_not_declare(full_env):
             binarize.read(TrainSettings).lr
 
 
-def test_the_base_model_directory_chooses_the_base_and_its_files_fingerprint_it(full_env, tmp_path):
-    """base_model_dir is outside the fingerprint: ExternalBase's fingerprint covers its files."""
+def test_the_base_model_directory_chooses_the_base_and_its_files_content_fingerprint_it(full_env, tmp_path):
+    """base_model_dir is outside the fingerprint: ExternalBase's fingerprint covers its files' bytes,
+    wherever they are. A copy elsewhere (other mtimes and inodes) changes no output; one changed
+    byte changes every output that reads the base, and nothing before it."""
+    base, copy = tmp_path / "xlmr.base", tmp_path / "node-local" / "xlmr.base"
+    base.mkdir()
     for name in ("model.pt", "dict.txt", "sentencepiece.bpe.model"):
-        (tmp_path / name).write_bytes(b"a stand-in for a real file")
-    with in_env({**full_env, "CINO_BASE_MODEL_DIR": str(tmp_path)}):
-        first = {name: task.output_dir() for name, task in sample_tasks().items()}
-        (tmp_path / "dict.txt").write_bytes(b"another file")
-        second = {name: task.output_dir() for name, task in sample_tasks().items()}
+        (base / name).write_bytes(b"a stand-in for a real file " + name.encode())
+    copy.parent.mkdir()
+    shutil.copytree(base, copy, copy_function=shutil.copyfile)   # new mtimes, as rsync without -t
+    outputs = {}
+    for name, directory in (("first", base), ("copy", copy)):
+        with in_env({**full_env, "CINO_BASE_MODEL_DIR": str(directory)}):
+            outputs[name] = {name: task.output_dir() for name, task in sample_tasks().items()}
+    with open(base / "dict.txt", "r+b") as handle:   # one byte, same size
+        handle.write(b"A")
+    with in_env({**full_env, "CINO_BASE_MODEL_DIR": str(base)}):
+        outputs["changed"] = {name: task.output_dir() for name, task in sample_tasks().items()}
     with in_env(full_env):
-        standin = {name: task.output_dir() for name, task in sample_tasks().items()}
+        outputs["standin"] = {name: task.output_dir() for name, task in sample_tasks().items()}
+    first = outputs["first"]
+    assert outputs["copy"] == first
     on_base = {"InitCheckpoint", "ContinuePretraining", "ExportHF", "ExportHF/base", "BuildCINO", "MergeVocabulary"}
-    assert on_base <= {name for name in SAMPLES if first[name] != standin[name] and first[name] != second[name]}
-    assert first["Split"] == second["Split"] == standin["Split"]
+    assert on_base <= {name for name in SAMPLES if first[name] != outputs["standin"][name]
+                       and first[name] != outputs["changed"][name]}
+    assert first["Split"] == outputs["changed"]["Split"] == outputs["standin"]["Split"]
+
+
+def test_a_file_is_hashed_once_for_its_size_mtime_and_inode(tmp_path):
+    """The sha256 of a base model file is kept beside it; a copy or a touched file is hashed again,
+    and a read-only directory only loses the cache."""
+    from common.fingerprint import _MEMO, sha256_cached, sha256_file
+
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"weights")
+    assert sha256_cached(path) == sha256_file(path)
+    record = json.loads((tmp_path / "model.pt.sha256").read_text(encoding="utf-8"))
+    (tmp_path / "model.pt.sha256").write_text(json.dumps({**record, "sha256": "recorded"}), encoding="utf-8")
+    _MEMO.clear()
+    assert sha256_cached(path) == "recorded"   # read from beside the file, not hashed again
+    os.utime(path, ns=(record["mtime_ns"] + 10**9, record["mtime_ns"] + 10**9))
+    assert sha256_cached(path) == sha256_file(path)   # touched: hashed again
+    (tmp_path / "model.pt.sha256").unlink()
+    tmp_path.chmod(0o555)
+    try:
+        _MEMO.clear()
+        if not os.access(tmp_path, os.W_OK):   # as root every directory is writable: nothing to check
+            assert sha256_cached(path) == sha256_file(path) and not (tmp_path / "model.pt.sha256").exists()
+    finally:
+        tmp_path.chmod(0o755)
 
 
 def test_the_profile_chooses_values_and_the_fingerprint_follows_the_values(full_env, tmp_path):

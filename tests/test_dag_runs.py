@@ -164,7 +164,7 @@ def test_changed_threshold_reruns_exactly_what_depends_on_it(tmp_path):
 def test_a_new_language_and_script_through_data_only(kyrgyz_build):
     """Kyrgyz in Cyrillic: one manifest, one scripts.yaml entry, no code, through BuildCINO."""
     work = kyrgyz_build["work"]
-    (model_stats,) = work.glob("langid_model/all-*/stats.json")
+    (model_stats,) = work.glob("langid_report/all-*/stats.json")
     assert read_json(model_stats)["per_label"]["ky"]["accuracy"] >= 0.99
     (split_stats,) = work.glob("split/ky-*/stats.json")
     assert read_json(split_stats)["splits"]["train"]["lines"] > 300

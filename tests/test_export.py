@@ -60,6 +60,11 @@ def test_2019_release_as_base_model_runs_through_training(tiny_base, mini_build,
     base = checkpoint.load(tiny_base / MODEL_FILE)["model"]
     layer = "encoder.sentence_encoder.layers.0.fc1.weight"
     assert torch.equal(surgered[layer], base[layer])   # the 2019 weights went into the surgery untouched
+    # The same files copied elsewhere (new mtimes and inodes, no hash cache): the base is known by content
+    moved = shutil.copytree(tmp_path / "xlmr.base", tmp_path / "node-local" / "xlmr.base",
+                            copy_function=shutil.copyfile, ignore=shutil.ignore_patterns("*.sha256"))
+    done = run_luigi(["ContinuePretraining", "--langs", "bo,ug"], {**env, "CINO_BASE_MODEL_DIR": str(moved)})
+    assert done.returncode == 0 and "Did not run any tasks" in done.stdout + done.stderr, done.stderr[-3000:]
 
 
 @pytest.mark.parametrize("content,problem", [(b"a 1\nb 1\n", "not a torch checkpoint"), (None, "no 'model' weights")])

@@ -14,13 +14,13 @@ TARGETS = {"bo": 0.99, "mn": 0.99, "ko": 0.99, "za": 0.99, "ug": 0.97, "kk": 0.9
 
 @pytest.fixture(scope="module")
 def model_task(full_env):
-    """TrainLangID over every shipped manifest and the full shared corpora."""
-    from pipeline.tasks.corpus import TrainLangID
+    """TrainLangID over every shipped manifest and the full shared corpora, and its LangIDReport."""
+    from pipeline.tasks.corpus import LangIDReport, TrainLangID
 
-    build([TrainLangID()], full_env)
+    build([LangIDReport()], full_env)
     with in_env(full_env):
         task = TrainLangID()
-        yield task, task.output().stats(), task.output().path / lid.LID_MODEL_FILE
+        yield task, LangIDReport().output().stats(), task.output().path / lid.LID_MODEL_FILE
 
 
 @pytest.mark.parametrize("lang,target", sorted(TARGETS.items()))

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -119,13 +120,14 @@ LUIGID = ("import sys, tornado.ioloop\n"
           "luigid(sys.argv[1:])\n")
 
 
-@pytest.fixture
-def luigid(tmp_path):
-    """A central scheduler on the loopback address that notices a dead worker within seconds."""
+@contextmanager
+def central_scheduler(tmp_path, **options):
+    """luigid on the loopback address that notices a dead worker within seconds ([scheduler] `options`
+    added); yields the workers' flags that point at it."""
     port = free_port()
     config = tmp_path / "luigid.cfg"
-    config.write_text("[scheduler]\nworker_disconnect_delay = 3\nretry_delay = 1\nremove_delay = 600\n",
-                      encoding="utf-8")
+    settings = {"worker_disconnect_delay": 3, "retry_delay": 1, "remove_delay": 600, **options}
+    config.write_text("[scheduler]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()), encoding="utf-8")
     server = subprocess.Popen([sys.executable, "-c", LUIGID, "--address", "127.0.0.1", "--port", str(port),
                                "--logdir", str(tmp_path), "--state-path", str(tmp_path / "luigid-state.pickle")],
                               env={**os.environ, "LUIGI_CONFIG_PATH": str(config)},
@@ -136,16 +138,24 @@ def luigid(tmp_path):
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 break
         time.sleep(0.2)
-    yield ["--scheduler-host", "127.0.0.1", "--scheduler-port", str(port)]
-    os.killpg(server.pid, signal.SIGKILL)
-    server.wait()
+    try:
+        yield ["--scheduler-host", "127.0.0.1", "--scheduler-port", str(port)]
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
 
 
-def worker(scheduler: list) -> list:
+@pytest.fixture
+def luigid(tmp_path):
+    with central_scheduler(tmp_path) as flags:
+        yield flags
+
+
+def worker(scheduler: list, target: list = TARGET) -> list:
     """A worker as on a cluster node (cino.sbatch): it waits for tasks other workers hold instead of
     leaving, and tasks that others ran are no failure (`--no-lock`: here the "nodes" share one
     machine, where Luigi refuses identical command lines)."""
-    return [str(Path(sys.executable).parent / "luigi"), "--module", "pipeline", *TARGET, "--workers", "1",
+    return [str(Path(sys.executable).parent / "luigi"), "--module", "pipeline", *target, "--workers", "1",
             *SHARING, "--worker-wait-interval", "0.5", "--no-lock", *scheduler]
 
 
@@ -175,3 +185,34 @@ def test_a_worker_killed_mid_task_is_replaced_and_nothing_is_half_published(corp
     work = Path(env["CINO_WORK_DIR"])
     assert_nothing_half_published(work)
     assert produced(work) == corpus["reference"]
+
+
+def test_two_runs_with_other_settings_on_one_central_scheduler_each_make_their_own_output(corpus, luigid, tmp_path):
+    """A sweep over a setting: the scheduler must not merge the runs' tasks (a task's id carries its
+    fingerprint), and each job exits 0 only with its own report written."""
+    env = {**corpus["env"], "CINO_WORK_DIR": str(tmp_path / "work")}
+    runs = {chars: start(worker(luigid, ["CorpusReport", "--langs", "ug,kk", "--filters-min-chars", chars]), env,
+                         tmp_path / f"min-chars-{chars}.log") for chars in ("10", "40")}
+    codes = {chars: run.wait(timeout=900) for chars, run in runs.items()}
+    assert codes == {"10": 0, "40": 0}, [(tmp_path / f"min-chars-{c}.log").read_text()[-2000:] for c in runs]
+    reports = sorted((tmp_path / "work").glob("corpus_report/kk_ug-*/corpus.csv"))
+    assert len(reports) == 2 and reports[0].read_bytes() != reports[1].read_bytes()
+    assert len(list((tmp_path / "work").glob("langid_model/*/" + SUCCESS))) == 1   # what both read is made once
+    assert_nothing_half_published(tmp_path / "work")
+
+
+def test_a_job_whose_target_was_not_made_exits_non_zero_whatever_the_sharing_flags(tmp_path):
+    """Worker A fails a task (every line of a language rejected) and the scheduler disables it;
+    worker B, asked for the same target, has nothing it may run. Luigi's summary calls that "not
+    run", which the sharing flags map to 0: B must still fail, naming its target."""
+    korean_as_tibetan = {"code": "xbo", "name": "mislabelled", "script": "Tibt",
+                         "sources": [{"id": "law", "path": "ko/konlpy-law.txt", "format": "txt",
+                                      "license": "GPL-3.0+", "origin": "konlpy"}]}
+    env = build_corpus(tmp_path, 200, extra_manifests={"xbo": korean_as_tibetan})
+    with central_scheduler(tmp_path, retry_count=1) as scheduler:
+        command = worker(scheduler, ["CorpusReport", "--langs", "xbo"])
+        first, second = (subprocess.run(command, cwd=REPO, env={**os.environ, **env}, capture_output=True, text=True,
+                                        timeout=600) for _ in range(2))
+    assert first.returncode == second.returncode == 30, second.stderr[-2000:]
+    (line,) = [line for line in error_lines(second) if "was asked for and is not complete" in line]
+    assert line.startswith("ERROR: CorpusReport(langs=xbo) ") and "corpus_report/xbo-" in line and "; fix: " in line

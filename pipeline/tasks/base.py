@@ -26,6 +26,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import luigi
+from luigi.task import task_id_str
 
 from common.atomic import atomic_dir, is_complete, output_lock
 from common.errors import InputError
@@ -101,7 +102,35 @@ def _import_leaving_logging_alone(modules) -> None:
     root.setLevel(level)
 
 
-class StageTask(luigi.Task):
+class Identified:
+    """A task whose Luigi id carries the fingerprint of what it reads (gokart keys tasks by hashed
+    parameters the same way). Luigi names a task by its class and parameters, and a central
+    scheduler merges tasks of one name; our settings, manifests and upstream outputs are not Luigi
+    parameters, so without the fingerprint two runs with other settings (a sweep over
+    --filters-min-chars) would be merged into one task that writes only one run's output. The
+    fingerprint is taken once, when the task is made (tasks made upstream of it are made first
+    and lend theirs); the command line and `luigi --help` stay as they are."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        try:
+            self.identity = self.fingerprint({task.task_id: task.identity for task in self.upstream()
+                                              if isinstance(task, Identified) and task.identity})
+        except InputError:   # a bad setting or manifest entry: complete() and requires() report it, as one line
+            self.identity = None
+            return
+        params = self.to_str_params(only_significant=True, only_public=True)
+        self.task_id = task_id_str(self.get_task_family(), {"fingerprint": self.identity, **params})
+
+    def __hash__(self):
+        return hash(self.task_id)
+
+    def upstream(self) -> list:
+        """Tasks whose fingerprints feed this one (default: the static requirements)."""
+        return luigi.task.flatten(self.requires())
+
+
+class StageTask(Identified, luigi.Task):
     stage = None   # directory name under work_dir
     version = 1    # bump when the stage's logic changes what it writes
     output_class = StageOutput
@@ -141,10 +170,6 @@ class StageTask(luigi.Task):
         """What it reads from outside the work dir besides settings (manifest entries, evaluation
         files), as fingerprint material."""
         return {}
-
-    def upstream(self) -> list:
-        """Tasks whose fingerprints feed this one (default: the static requirements)."""
-        return luigi.task.flatten(self.requires())
 
     def fingerprint(self, known: dict = None) -> str:
         """Recomputed on every call: luigi caches task instances, and settings may change between

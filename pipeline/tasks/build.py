@@ -7,7 +7,7 @@ from eval.tokenizer_report import tokenizers_plot, vocabulary_markdown
 from pipeline import config
 from pipeline.params import LangListParameter
 from pipeline.tasks.base import StageTask, list_scope
-from pipeline.tasks.corpus import TrainLangID
+from pipeline.tasks.corpus import LangIDReport
 from pipeline.tasks.evaluate import EvaluationReport
 from pipeline.tasks.export import ExportHF
 from pipeline.tasks.package import PackageModel
@@ -34,7 +34,7 @@ class BuildCINO(StageTask):
         return list_scope(self.langs)
 
     def requires(self):
-        return {"corpus": CorpusReport(langs=self.langs), "langid": TrainLangID(), "tokenizers": TokenizerReport(langs=self.langs),
+        return {"corpus": CorpusReport(langs=self.langs), "langid": LangIDReport(), "tokenizers": TokenizerReport(langs=self.langs),
                 "vocab": PruneVocabulary(langs=self.langs), "plan": SamplingPlan(langs=self.langs),
                 "model": ContinuePretraining(langs=self.langs), "hf": ExportHF(langs=self.langs),
                 "hf_base": ExportHF(langs=self.langs, model="base"), "evaluation": EvaluationReport(langs=self.langs),

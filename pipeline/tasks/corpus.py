@@ -1,4 +1,5 @@
-"""The corpus half: Ingest -> TrainLangID -> IdentifyLanguage -> Clean -> Dedup -> Split.
+"""The corpus half: Ingest -> TrainLangID -> IdentifyLanguage -> Clean -> Dedup -> Split, and
+LangIDReport (the classifier's accuracy) beside it.
 
 IdentifyLanguage and Clean run once per (language, shard); Dedup gathers a language's
 shards (as dynamic dependencies, since the shard count is known only after Ingest) and
@@ -53,12 +54,13 @@ class Ingest(StageTask):
 
 
 class TrainLangID(StageTask):
-    """fastText language classifier over every manifest language, from seed lines sampled
-    from every source.
-    Accuracy is measured twice: on held-out seed lines (labelled by their own source), and on
-    the manifests' evaluation sets (real sentences no corpus contains, e.g. SIB-200)."""
+    """fastText language classifier over every manifest language, from seed lines sampled from
+    every source. Its fingerprint covers what the seeds and the classifier are made from (the
+    sources, each language's script and script share, the scripts' ranges, the seed and fastText
+    settings): a language's threshold belongs to its IdentifyLanguage, and the accuracy on held-out
+    seeds and on evaluation sentences to LangIDReport."""
     stage = "langid_model"
-    version = 2   # 2: the classifier sees the normalised view of a line; evaluation-set accuracy
+    version = 3   # 2: the classifier sees the normalised view of a line; 3: its accuracy in LangIDReport
     reads = (lid.SeedSettings, lid.FastTextSettings)
 
     def scope(self):
@@ -69,10 +71,10 @@ class TrainLangID(StageTask):
 
     def external_inputs(self):
         catalog = config.catalog()
-        langs = {c: {"script": l.script, "min_script_share": l.min_script_share, "threshold": l.lid_threshold}
+        langs = {c: {"script": l.script, "min_script_share": l.min_script_share}
                  for c, l in sorted(catalog.languages.items())}
         scripts = {c: {"ranges": s.ranges, "borrowed": s.borrowed} for c, s in sorted(catalog.scripts.items())}
-        return {"languages": langs, "scripts": scripts, "eval_sets": {code: eval_files(code) for code in langs}}
+        return {"languages": langs, "scripts": scripts}
 
     def produce(self, tmp):
         catalog = config.catalog()
@@ -82,12 +84,38 @@ class TrainLangID(StageTask):
             seeds = lid.collect_seeds(catalog.languages, shards, ScriptTable(catalog.scripts), catalog.scripts,
                                       seed_settings, progress)
         train, heldout = lid.split_seeds(seeds, seed_settings.heldout_percent)
-        for name, lines in (("seeds.train.txt", train), ("seeds.heldout.txt", heldout)):
+        for name, lines in ((lid.SEEDS_TRAIN_FILE, train), (lid.SEEDS_HELDOUT_FILE, heldout)):
             with open_text(tmp / name, "w") as handle:
                 handle.writelines(line + "\n" for line in lines)
         self.report(50, f"training fastText on {len(train)} seed lines")
-        lid.train_classifier(tmp / "seeds.train.txt", tmp / lid.LID_MODEL_FILE, self.read(lid.FastTextSettings))
-        identifier = lid.LanguageIdentifier(tmp / lid.LID_MODEL_FILE)
+        lid.train_classifier(tmp / lid.SEEDS_TRAIN_FILE, tmp / lid.LID_MODEL_FILE, self.read(lid.FastTextSettings))
+        return {"seed_lines": {label: len(items) for label, items in seeds.items()}, "train_lines": len(train),
+                "heldout_lines": len(heldout)}
+
+
+class LangIDReport(StageTask):
+    """The language classifier's accuracy: on its held-out seed lines (labelled by their own
+    source; accepted at each language's threshold), and on the manifests' evaluation sets
+    (real sentences no corpus contains, e.g. SIB-200). A threshold tuned or an evaluation file
+    added reruns this report, not the classifier."""
+    stage = "langid_report"
+
+    def scope(self):
+        return "all"
+
+    def requires(self):
+        return TrainLangID()
+
+    def external_inputs(self):
+        langs = sorted(config.catalog().languages)
+        return {"thresholds": {code: language(code).lid_threshold for code in langs},
+                "eval_sets": {code: eval_files(code) for code in langs}}
+
+    def produce(self, tmp):
+        catalog = config.catalog()
+        identifier = lid.LanguageIdentifier(self.input().path / lid.LID_MODEL_FILE)
+        with open_text(self.input().path / lid.SEEDS_HELDOUT_FILE) as handle:
+            heldout = [line.rstrip("\n") for line in handle]
         thresholds = {c: l.lid_threshold for c, l in catalog.languages.items()}
         evaluation = lid.evaluate(identifier, heldout, thresholds)
         table_text = pd.DataFrame(evaluation["per_label"]).T.to_string(float_format="{:.4f}".format)
@@ -98,9 +126,7 @@ class TrainLangID(StageTask):
         on_eval_sets = lid.evaluate_texts(identifier, texts, thresholds)
         log.info("Language ID on the evaluation sets' sentences (never used for training):\n%s",
                  pd.DataFrame(on_eval_sets).T.drop(columns="predicted").to_string(float_format="{:.4f}".format))
-        seed_counts = {label: len(items) for label, items in seeds.items()}
-        return {"seed_lines": seed_counts, "train_lines": len(train), "heldout_lines": len(heldout), **evaluation,
-                "eval_sets": on_eval_sets}
+        return {"heldout_lines": len(heldout), **evaluation, "eval_sets": on_eval_sets}
 
 
 class IdentifyLanguage(ShardTask):

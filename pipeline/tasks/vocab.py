@@ -7,7 +7,7 @@ import shutil
 import luigi
 
 from common.errors import InputError
-from common.fingerprint import fingerprint
+from common.fingerprint import fingerprint, sha256_cached
 from common.progress import Progress
 from common.xlmr import DICT_FILE, EMBED, IDMAP_FILE, LM_BIAS, LM_WEIGHT, MODEL_FILE, SPM_FILE
 from corpus.manifest import SCRIPTS_FILE, parse_lang_list
@@ -17,7 +17,7 @@ from pipeline import config
 from pipeline.config import BaseModelSettings
 from pipeline.inputs import KEEPING, kept_langs, script_definition
 from pipeline.params import LangListParameter
-from pipeline.tasks.base import TORCH, LanguageListTask, StageTask, XlmrDir
+from pipeline.tasks.base import TORCH, Identified, LanguageListTask, StageTask, XlmrDir
 from pipeline.tasks.corpus import Split
 from training.profile import TrainSettings
 from training.standin import StandInSettings, build_standin
@@ -40,10 +40,11 @@ class UserXlmrDir(XlmrDir):
         return not self.missing()
 
 
-class ExternalBase(luigi.Task):
+class ExternalBase(Identified, luigi.Task):
     """A base model directory the user provides ([vocab] base_model_dir): fairseq's xlmr.base,
-    xlmr.large, or any model in that layout. Fingerprinted by file sizes and times, not content.
-    It is never built: if a file is missing, running it says which and how to fix it."""
+    xlmr.large, or any model in that layout. Fingerprinted by the content of its files, wherever
+    they are (a copy to node-local disk reruns nothing; one changed byte reruns every stage that
+    reads it). It is never built: if a file is missing, running it says which and how to fix it."""
 
     def output(self):
         return UserXlmrDir(config.base_model_dir())
@@ -55,9 +56,7 @@ class ExternalBase(luigi.Task):
 
     def fingerprint(self, known: dict = None) -> str:
         root = self.output().path
-        stamps = [(name, (root / name).stat().st_size, (root / name).stat().st_mtime_ns)
-                  for name in XlmrDir.FILES if (root / name).exists()]
-        return fingerprint(str(root), stamps)
+        return fingerprint([(name, sha256_cached(root / name)) for name in XlmrDir.FILES if (root / name).is_file()])
 
 
 class StandInBase(StageTask):
@@ -76,8 +75,8 @@ class StandInBase(StageTask):
 
     def external_inputs(self):
         vocab_dir = config.base_vocab_dir()
-        return {"vocab_files": [(n, (vocab_dir / n).stat().st_size) for n in (DICT_FILE, SPM_FILE)
-                                if (vocab_dir / n).exists()]}
+        return {"vocab_files": [(n, sha256_cached(vocab_dir / n, beside=False)) for n in (DICT_FILE, SPM_FILE)
+                                if (vocab_dir / n).is_file()]}
 
     def produce(self, tmp):
         settings = self.read(StandInSettings)

@@ -8,6 +8,10 @@ import math
 
 import pandas as pd
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 1
+
 
 def _cell(value, decimals: int) -> str:
     if hasattr(value, "item"):   # numpy scalars as Python numbers

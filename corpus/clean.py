@@ -6,6 +6,10 @@ from corpus.lines import KEPT_FILE, REJECTED_FILE, Ledger, RejectionLog, read_sh
 from corpus.markup import strip_markup
 from corpus.normalize import Normalizer
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 3   # 2: rejected.tsv details name the measure that failed; 3: a kept U+202F at a line's end stays
+
 
 class Cleaner:
     """`step(ref, raw) -> cleaned text | Reject` for one language."""

@@ -29,6 +29,10 @@ from common.settings import Settings, setting
 from common.units import units
 from corpus.lines import REJECTED_FILE, Ledger, RejectionLog, read_shard, write_pair
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 1
+
 
 @dataclass(frozen=True)
 class DedupSettings(Settings):

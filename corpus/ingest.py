@@ -27,6 +27,10 @@ from corpus import formats
 from corpus.formats import HashingReader, Item
 from corpus.lines import REJECTED_FILE, Ledger, RejectionLog, totals
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 1
+
 
 @dataclass(frozen=True)
 class IngestSettings(Settings):

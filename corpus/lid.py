@@ -28,6 +28,11 @@ from corpus.lines import KEPT_FILE, REJECTED_FILE, Ledger, Reject, RejectionLog,
 from corpus.markup import strip_any_markup
 from corpus.normalize import VIEW
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 1
+
+
 LID_MODEL_FILE = "model.bin"   # the classifier in TrainLangID's output
 SEEDS_TRAIN_FILE, SEEDS_HELDOUT_FILE = "seeds.train.txt", "seeds.heldout.txt"   # beside it: what it was trained and tested on
 OTHER = "other"

@@ -7,7 +7,7 @@ manifest without reading our code. Plain module: no luigi.
 """
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional
 
@@ -298,7 +298,9 @@ def load_language(path: Path, scripts: dict) -> Language:
     lid.reject_unknown(["threshold", "min_script_share"])
     filters = doc.sub("filters")
     filters.reject_unknown(FilterSettings.names())
-    overrides = {name: filters.get(name, (int, float), required=True) for name in filters.doc}
+    kinds = {f.name: (int, float) if f.type is float else f.type for f in fields(FilterSettings)}
+    overrides = {name: filters.get(name, kinds[name], required=True) for name in filters.doc}
+    FilterSettings(**overrides).checked(f"{path}: filters")   # bounds and choices, as for [filters]
     entries = doc.get("sources", list, required=True)
     if not entries:
         raise InputError(doc._at("sources"), "no sources listed", "list at least one source")

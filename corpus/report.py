@@ -8,6 +8,11 @@ import pandas as pd
 
 from common.markdown import table as markdown_table
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 1
+
+
 FUNNEL_STAGES = ("ingest", "langid", "clean", "dedup")
 COUNTS = ("lines_in", "lines_kept", "chars_in", "chars_kept")
 STAGE_LABELS = {"ingest": "read", "langid": "language ID", "clean": "cleaning", "dedup": "dedup"}

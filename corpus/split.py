@@ -15,6 +15,11 @@ from common.jsonio import open_text
 from common.settings import Settings, setting
 from corpus.lines import Ledger, read_shards
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 3   # 2: refs files beside the split files; 3: a document's lines in one split
+
+
 SPLITS = ("train", "valid", "test")
 
 

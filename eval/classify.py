@@ -50,6 +50,11 @@ from eval.datasets import Labelled, read_labelled
 from eval.metrics import METRICS, aggregate, learned, majority_baseline, scores
 from eval.protocol import EvaluationProfile
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 2   # 2: recipe chosen on selection data, early stopping, random-init control
+
+
 INITS = ("pretrained", "random")
 WORD_EMBEDDINGS = "roberta.embeddings.word_embeddings.weight"
 

@@ -16,6 +16,10 @@ from common.units import units
 from corpus.lid import LABEL, FastTextSettings, train_classifier
 from eval.metrics import aggregate, scores
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 1
+
 
 def view(text: str) -> str:
     return " ".join(units(text.lower()))

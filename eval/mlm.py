@@ -10,6 +10,10 @@ the line only; its <unk> share is reported beside the loss.
 """
 import math
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 1
+
 
 def mlm_loss(model_dir, lines: list, mask_share: float = 0.15, seed: int = 1, batch_size: int = 16,
              threads: int = 2) -> dict:

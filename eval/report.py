@@ -9,6 +9,11 @@ deviation did not learn the task (eval.metrics.learned), and its score says noth
 """
 from eval.metrics import learned
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 2   # 2: baselines, random-init control, recipes, kept languages
+
+
 MODELS = ("random", "base", "cino")   # cino: the trained model
 NAMES = {"random": "random init", "base": "base", "cino": "trained", "fasttext": "fastText", "majority": "majority"}
 

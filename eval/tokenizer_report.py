@@ -18,6 +18,11 @@ from common.markdown import table as markdown_table
 from common.units import units
 from vocab.pieces import SPACE
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 1
+
+
 RAW_TEXTS = ("raw test", "eval")
 
 

@@ -173,6 +173,18 @@ def fingerprint_settings(reads) -> dict:
     return result
 
 
+def run_settings(reads) -> dict:
+    """{section: {option: value}} of every setting a task reads, outside the fingerprint too
+    (threads, workers, the launcher): how its output was made, for stats.json."""
+    result = {}
+    for item in reads:
+        kind, names = (item.kind, item.names) if isinstance(item, Reads) else (item, None)
+        value = settings(kind)
+        result.setdefault(section_of(kind), {}).update(
+            {f.name: getattr(value, f.name) for f in fields(kind) if names is None or f.name in names})
+    return result
+
+
 def _path(value: str, env: str):
     value = os.environ.get(env) or value
     return Path(value).expanduser().absolute() if value else None

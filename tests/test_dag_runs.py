@@ -81,6 +81,23 @@ def test_every_filtering_stage_accounts_for_every_line(reference):
         assert sum(files.values()) == chain[-2]["lines_kept"] > 0
 
 
+def test_every_stage_records_how_it_was_made(reference):
+    """stats.json: every setting the stage read (threads and workers too, which its fingerprint
+    leaves out), the commit and the package versions; the wall time, host and Luigi's worker count
+    in work_dir/timings."""
+    work = reference["work"]
+    records = {p.relative_to(work).parts[0]: read_json(p) for p in work.glob("*/*/stats.json")}
+    assert len(records) >= 20
+    for stage, stats in records.items():
+        made = stats["provenance"]
+        assert len(made["commit"]) == 40 and made["packages"]["torch"] and made["packages"]["fairseq-fixed"], stage
+    (dedup,) = work.glob("dedup/bo-*/stats.json")
+    dedup = read_json(dedup)
+    assert "workers" in dedup["provenance"]["settings"]["dedup"] and "workers" not in dedup["settings"]["dedup"]
+    (timing,) = work.glob("timings/dedup/bo-*.json")
+    assert {"seconds", "host", "luigi_workers"} <= set(read_json(timing))
+
+
 def test_build_prints_the_per_language_table(reference):
     out = reference["output"]
     assert "lines and characters in and kept, stage by stage" in out

@@ -6,31 +6,9 @@ import subprocess
 import sys
 
 from tests.helpers import REPO
+from tests.helpers.code import PACKAGES, import_graph, modules
 
-PACKAGES = sorted(p.parent.name for p in REPO.glob("*/__init__.py"))
 LUIGI_FREE = [p for p in PACKAGES if p not in ("pipeline", "bench", "tests")]
-
-
-def modules() -> dict:
-    """{dotted module name: path} of every Python file of the project's packages."""
-    found = {}
-    for package in PACKAGES:
-        for path in sorted((REPO / package).rglob("*.py")):
-            parts = path.relative_to(REPO).with_suffix("").parts
-            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
-    return found
-
-
-def imports(path, known: set) -> set:
-    """The project's modules that the import statements of `path` name, wherever they stand."""
-    named = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            named.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            named.update(f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in known else node.module
-                         for alias in node.names)
-    return named & known
 
 
 def cycles(graph: dict) -> list:
@@ -65,11 +43,6 @@ def cycles(graph: dict) -> list:
     return found
 
 
-def import_graph() -> dict:
-    found = modules()
-    return {name: imports(path, set(found)) for name, path in found.items()}
-
-
 def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"a"}}) == [["a"]] and cycles({"a": {"b"}, "b": set()}) == []
@@ -83,6 +56,13 @@ def test_benchmarks_never_import_tests():
     graph = import_graph()
     assert {(m, t) for m, targets in graph.items() if m.startswith("bench") for t in targets
             if t.startswith("tests")} == set()
+
+
+def test_no_test_module_imports_another():
+    """Helpers several test files use live in tests/helpers/: collecting one test file never runs another's code."""
+    graph = import_graph()
+    assert {(m, t) for m, targets in graph.items() if m.startswith("tests.test_") for t in targets
+            if t.startswith("tests.test_")} == set()
 
 
 def test_the_luigi_free_packages_import_without_luigi():

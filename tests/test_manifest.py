@@ -101,6 +101,15 @@ def test_unknown_filter_override(manifests):
     assert "yue.yaml: field 'filters.min_char'" in error_of(manifests)
 
 
+@pytest.mark.parametrize("value,problem", [(7.5, "expected int, got 7.5"), (True, "expected int, got True"),
+                                           ("10", "expected int, got '10'")])
+def test_a_filter_override_of_the_wrong_type_is_one_line_naming_the_field(manifests, value, problem):
+    """Checked as the [filters] setting is: `min_chars: 7.5` was truncated to 7 without a word."""
+    edit(manifests / "yue.yaml", lambda d: d["filters"].update(min_chars=value))
+    message = error_of(manifests)
+    assert "yue.yaml: field 'filters.min_chars'" in message and problem in message
+
+
 @pytest.mark.parametrize("given", ["ug,bo,mn", "bo,mn,ug", " mn , ug,bo,bo ", ["ug", "mn", "bo"]])
 def test_lang_list_is_order_free(given):
     assert parse_lang_list(given, load_catalog(MANIFESTS)) == ("bo", "mn", "ug")

@@ -13,6 +13,10 @@ import sentencepiece as spm
 from common.errors import InputError
 from common.jsonio import open_text
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 1
+
 
 def encode_file(model_file, in_path, out_path, max_tokens: int, batch: int = 4096) -> dict:
     """Write space-separated pieces, one (chunk of a) line per line; returns counts."""

@@ -17,6 +17,10 @@ from common.errors import InputError
 from common.xlmr import (EMB_NORM, EMBED, LM_BIAS, LM_WEIGHT, MODEL_FILE, MODEL_PREFIX, RELEASE_2019_EMB_NORM,
                          RELEASE_2019_PREFIX)
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 1
+
 
 def load(path) -> dict:
     """A checkpoint written by fairseq (holds configuration objects, hence weights_only=False:

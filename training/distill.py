@@ -25,6 +25,11 @@ from common.errors import InputError
 from common.settings import Settings, setting
 from common.xlmr import PAD, SPECIALS
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 2   # 2: evenly spaced teacher layers, only the drawn lines read
+
+
 CHECKPOINT = "distill_last.pt"
 
 

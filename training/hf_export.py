@@ -21,12 +21,16 @@ from common.xlmr import (BOS, EMB_NORM, EMBED, ENCODER, EOS, LM_BIAS, LM_HEAD, L
 from vocab import fairseq_ids
 from vocab.pieces import load_proto
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 2   # 2: parity per text; a U+202F right before <mask> kept (fairseq's fill_mask drops it)
+
 
 @dataclass(frozen=True)
 class ParitySettings(Settings):
     max_logit_difference: float = setting(1e-4, "largest absolute difference of the MLM logits allowed (float32)")
-    min_ids_identical: float = setting(0.999, "least share of lines tokenized exactly as fairseq does (the rest "
-                                              "are listed in stats.json)")
+    min_ids_identical: float = setting(0.999, "least share of each text's lines tokenized exactly as fairseq does "
+                                              "(the rest are listed in stats.json)")
     logit_lines: int = setting(2, "lines per text whose logits are compared through both models (token ids: "
                                   "every line); the weights are mapped as whole matrices, so two lines show any "
                                   "mapping error")
@@ -167,10 +171,14 @@ def export(model_dir, out_dir, scripts: list, base_spm_file) -> dict:
 
 def fairseq_ids_of(hub, text: str, mask: str = MASK) -> list:
     """fairseq's token ids for `text` as its hub interface makes them: `encode`, or, for a text
-    with <mask>, the way `fill_mask` encodes it (the parts around each mask separately)."""
+    with <mask>, the way `fill_mask` encodes it (the parts around each mask separately), with one
+    difference: `fill_mask` strips each part with `str.rstrip()`, which also drops a U+202F (the
+    Mongolian suffix separator, `ᠴᠢᠩᠭᠢᠰ\u202f<mask>ᠨ`) or another Unicode space right before the
+    mask; the export keeps it, as fairseq's `encode` and training do, so only ASCII spaces are
+    stripped here (`fill_mask_drops`)."""
     if mask not in text:
         return hub.encode(text).tolist()
-    spans = [hub.bpe.encode(span.rstrip()) for span in text.split(mask)]
+    spans = [hub.bpe.encode(span.rstrip(" ")) for span in text.split(mask)]
     pieces = f" {mask} ".join(spans).strip()
     return hub.task.source_dictionary.encode_line(f"<s> {pieces} </s>", append_eos=False,
                                                   add_if_not_exist=False).long().tolist()
@@ -200,8 +208,15 @@ def parity(model_dir, hf_dir, texts: dict, logit_lines: int) -> dict:
         result[name] = {"lines": len(lines), "ids_identical": len(lines) - len(mismatches),
                         "ids_identical_share": (len(lines) - len(mismatches)) / len(lines) if lines else 1.0,
                         "max_abs_logit_difference": max_logit_difference(hub.model, model, checked),
-                        "logit_lines": len(checked), "first_mismatches": mismatches[:5]}
+                        "logit_lines": len(checked), "first_mismatches": mismatches[:5],
+                        "fill_mask_drops": sum(map(fill_mask_drops, lines))}
     return result
+
+
+def fill_mask_drops(text: str, mask: str = MASK) -> bool:
+    """Whether fairseq's own `fill_mask` would drop a character of `text`: a Unicode space other
+    than the ASCII one right before a <mask> (see fairseq_ids_of)."""
+    return any(span.rstrip(" ") != span.rstrip() for span in text.split(mask)[:-1])
 
 
 def max_logit_difference(fairseq_model, hf_model, id_lists: list) -> float:
@@ -223,11 +238,15 @@ def max_logit_difference(fairseq_model, hf_model, id_lists: list) -> float:
 
 
 def check_parity(checked: dict, settings: ParitySettings) -> None:
-    """Raise if the figures of `parity` break the limits of `settings`."""
-    worst = max(row["max_abs_logit_difference"] for row in checked.values())
-    identical = sum(row["ids_identical"] for row in checked.values()) / sum(row["lines"] for row in checked.values())
-    if worst > settings.max_logit_difference or identical < settings.min_ids_identical:
-        examples = [line for row in checked.values() for line in row["first_mismatches"]][:3]
-        raise RuntimeError(f"Hugging Face export differs from fairseq: max abs logit difference {worst:.2e} "
-                           f"(limit {settings.max_logit_difference}), token ids identical on {identical:.4%} of "
-                           f"lines (limit {settings.min_ids_identical:.1%}); first differing lines: {examples}")
+    """Raise if the figures of `parity` of any one text break the limits of `settings`: a text
+    pooled with larger ones (200 masked Mongolian lines beside 60,000 held-out ones) must not
+    hide its own differences."""
+    failing = {name: row for name, row in checked.items() if row["max_abs_logit_difference"] > settings.max_logit_difference
+               or row["ids_identical_share"] < settings.min_ids_identical}
+    if failing:
+        described = "; ".join(f"{name}: max abs logit difference {row['max_abs_logit_difference']:.2e}, token ids "
+                              f"identical on {row['ids_identical_share']:.4%} of {row['lines']} lines, first differing "
+                              f"lines {row['first_mismatches'][:3]}" for name, row in failing.items())
+        raise RuntimeError(f"Hugging Face export differs from fairseq (limits: logits within "
+                           f"{settings.max_logit_difference}, ids identical on {settings.min_ids_identical:.1%} of "
+                           f"each text's lines): {described}")

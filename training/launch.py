@@ -21,6 +21,11 @@ from pathlib import Path
 from common.settings import Settings, setting
 from training import fairseq_run
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 1
+
+
 LAUNCHERS = ("local", "torchrun", "slurm")
 
 

@@ -1,6 +1,10 @@
 """The training reports: the language sampling plan, continued pretraining's validation losses
 and the profile it ran with, as markdown and plots, from stages' stats."""
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 1
+
 
 def sampling_text(plan: dict) -> str:
     """The sampling plan as a fixed-width table for the log."""

@@ -18,6 +18,10 @@ import numpy as np
 
 from common.xlmr import EOS, PAD
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 1
+
 
 def smoothed(counts, alpha: float) -> np.ndarray:
     """q_i = p_i^alpha / sum_j p_j^alpha with p_i = n_i / sum(n)."""

@@ -15,6 +15,10 @@ from vocab import fairseq_ids
 from vocab.pieces import load_proto
 from vocab.prune import PruneSettings, count_ids, count_pieces, prune
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 1
+
 
 def language_counts(spm_file, files: list, raw_lines: list, also: list, chars, settings: PruneSettings) -> np.ndarray:
     """How often each piece occurs in the language's corpus (`files`, streamed by

@@ -28,6 +28,10 @@ from training.binarize import encode_file, preprocess
 from training.command import mlm_args
 from training.profile import TrainSettings
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 1
+
 
 @dataclass(frozen=True)
 class StandInSettings(Settings):

@@ -18,6 +18,11 @@ from common.xlmr import UNK
 from vocab.fairseq_ids import fairseq_id
 from vocab.pieces import SPACE
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 1
+
+
 STRATEGIES = ("mean_subtokens", "script_mean", "random")
 
 

@@ -30,6 +30,10 @@ from common.errors import InputError
 from vocab.normalizer import compile_rules, decode_charsmap, merged_rules
 from vocab.pieces import NORMAL, SPACE, load_proto
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 1
+
 
 def merge(base: pb.ModelProto, script_models: dict, scripts: dict, encodable, rules: dict, opt_in=()) -> tuple:
     """(merged ModelProto, stats). `script_models`: {script code: ModelProto}, merged in key order;

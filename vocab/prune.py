@@ -19,6 +19,10 @@ from common.ranges import line_ranges, range_lines
 from common.settings import Settings, setting
 from vocab.pieces import NORMAL
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 1
+
 
 @dataclass(frozen=True)
 class PruneSettings(Settings):

@@ -26,6 +26,11 @@ from common.jsonio import open_text
 from common.settings import Settings, setting
 from vocab.normalizer import write_rules
 
+# What the stages that run this module write changes with it: bump VERSION with any change that
+# can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
+VERSION = 1
+
+
 log = logging.getLogger(__name__)
 SCRIPT_MODEL_FILE = "spm.model"   # a script model in TrainScriptTokenizer's output
 _TOO_LARGE = re.compile(r"Vocabulary size (?:is )?too high \((\d+)\)\. Please set it to a value <= (\d+)")

@@ -19,8 +19,12 @@ Tasks read upstream results only through the targets their requirements return:
 XLM-R layout, returned by every task that produces one: the base, the initial checkpoint,
 the trained model).
 """
+import ast
+import functools
 import importlib
+import importlib.util
 import logging
+import socket
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -32,6 +36,7 @@ from common.atomic import atomic_dir, is_complete, output_lock
 from common.errors import InputError
 from common.fingerprint import fingerprint
 from common.jsonio import read_json, write_json
+from common.provenance import checkout, packages
 from common.settings import Reads
 from common.xlmr import DICT_FILE, MODEL_FILE, SPM_FILE
 from pipeline import config
@@ -102,6 +107,17 @@ def _import_leaving_logging_alone(modules) -> None:
     root.setLevel(level)
 
 
+@functools.lru_cache(maxsize=None)
+def module_version(name: str) -> int:
+    """The VERSION a plain module declares beside its logic, read from its source: the scheduler
+    fingerprints every stage without importing torch or fairseq."""
+    tree = ast.parse(Path(importlib.util.find_spec(name).origin).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["VERSION"]:
+            return ast.literal_eval(node.value)
+    raise TypeError(f"{name} declares no VERSION (a stage lists it in `logic`)")
+
+
 class Identified:
     """A task whose Luigi id carries the fingerprint of what it reads (gokart keys tasks by hashed
     parameters the same way). Luigi names a task by its class and parameters, and a central
@@ -135,6 +151,7 @@ class StageTask(Identified, luigi.Task):
     version = 1    # bump when the stage's logic changes what it writes
     output_class = StageOutput
     reads = ()     # settings dataclasses it reads, or `Dataclass.only("field", ...)` for some fields
+    logic = ()     # the plain modules it runs ("corpus.clean"): their VERSION is in its fingerprint
     preload = ()   # modules its run imports that take seconds to import (TORCH, ...): see complete()
 
     def complete(self) -> bool:
@@ -178,7 +195,8 @@ class StageTask(Identified, luigi.Task):
         settings() calls for BuildCINO otherwise: a finished DAG took a minute to check)."""
         known = {} if known is None else known
         if self.task_id not in known:
-            known[self.task_id] = fingerprint(self.stage, self.version, self.settings(), self.external_inputs(),
+            known[self.task_id] = fingerprint(self.stage, self.version, {name: module_version(name) for name in self.logic},
+                                              self.settings(), self.external_inputs(),
                                               [task.fingerprint(known) for task in self.upstream()])
         return known[self.task_id]
 
@@ -212,11 +230,18 @@ class StageTask(Identified, luigi.Task):
                 log.info("%s: written meanwhile by another run", target)
                 return
             with atomic_dir(target) as tmp:
-                stats = {"stage": self.stage, **self.produce(tmp, **inputs), "settings": self.settings()}
+                stats = {"stage": self.stage, **self.produce(tmp, **inputs), "settings": self.settings(),
+                         "provenance": self.provenance()}
                 write_json(tmp / "stats.json", stats)
         timing = config.work_dir() / "timings" / target.relative_to(config.work_dir())
         timing.parent.mkdir(parents=True, exist_ok=True)
-        write_json(timing.with_suffix(".json"), {"task": self.task_id, "seconds": round(time.time() - started, 3)})
+        write_json(timing.with_suffix(".json"), {"task": self.task_id, "seconds": round(time.time() - started, 3),
+                                                 "host": socket.gethostname(), "luigi_workers": luigi.interface.core().workers})
+
+    def provenance(self) -> dict:
+        """How it was made: every setting it read (in the fingerprint or not), the commit and the
+        packages. Where it ran, its wall time and Luigi's worker count go to work_dir/timings/."""
+        return {"settings": config.run_settings(self.reads), **checkout(), "packages": packages()}
 
 
 def list_scope(langs) -> str:

@@ -23,6 +23,7 @@ class BuildCINO(StageTask):
     `--lang bo,mn,ug`, hence the parameter's name; the code reads the list as `langs`, as every
     task over a language list calls it."""
     stage = "build"
+    logic = ("corpus.report", "eval.report", "eval.tokenizer_report", "training.report", "common.markdown")
     version = 2   # 2: report.md's plots in figures/
     lang = LangListParameter(description="the languages to build: codes separated by commas, or all")
 

@@ -32,6 +32,7 @@ log = logging.getLogger("luigi-interface")
 class Ingest(StageTask):
     """Resolve, verify (sha256) and decode a language's sources into shards."""
     stage = "ingest"
+    logic = ("corpus.ingest",)
     lang = luigi.Parameter()
 
     reads = (IngestSettings,)
@@ -60,6 +61,7 @@ class TrainLangID(StageTask):
     settings): a language's threshold belongs to its IdentifyLanguage, and the accuracy on held-out
     seeds and on evaluation sentences to LangIDReport."""
     stage = "langid_model"
+    logic = ("corpus.lid",)
     version = 3   # 2: the classifier sees the normalised view of a line; 3: its accuracy in LangIDReport
     reads = (lid.SeedSettings, lid.FastTextSettings)
 
@@ -99,6 +101,7 @@ class LangIDReport(StageTask):
     (real sentences no corpus contains, e.g. SIB-200). A threshold tuned or an evaluation file
     added reruns this report, not the classifier."""
     stage = "langid_report"
+    logic = ("corpus.lid",)
 
     def scope(self):
         return "all"
@@ -132,6 +135,7 @@ class LangIDReport(StageTask):
 class IdentifyLanguage(ShardTask):
     """Keep a shard's lines that are in the language (script share, classifier, threshold)."""
     stage = "langid"
+    logic = ("corpus.lid",)
 
     def requires(self):
         return {"ingest": Ingest(lang=self.lang), "model": TrainLangID()}
@@ -153,7 +157,7 @@ class IdentifyLanguage(ShardTask):
 class Clean(ShardTask):
     """Markup stripping, per-script normalisation and line filters for one shard."""
     stage = "clean"
-    version = 3   # 2: rejected.tsv details name the measure that failed; 3: a kept U+202F at a line's end stays
+    logic = ("corpus.clean",)
     reads = (FilterSettings,)
 
     def requires(self):
@@ -191,6 +195,7 @@ class Dedup(StageTask):
     """Exact and MinHash near-duplicate removal across all sources and shards of a language.
     Its stats also hold `funnel`: the totals of the ingest, langid and clean stages it read."""
     stage = "dedup"
+    logic = ("corpus.dedup",)
     version = 2   # 2: stats record the funnel
     reads = (DedupSettings,)
     lang = luigi.Parameter()
@@ -235,7 +240,7 @@ class Dedup(StageTask):
 class Split(StageTask):
     """Deterministic train/valid/test files for a language, by a hash of each line."""
     stage = "split"
-    version = 3   # 2: refs files beside the split files; 3: a document's lines in one split
+    logic = ("corpus.split",)
     reads = (SplitSettings,)
     lang = luigi.Parameter()
 

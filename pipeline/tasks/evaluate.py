@@ -90,8 +90,8 @@ class _Setting(LanguageListTask):
 
 class EvaluateClassification(_Setting):
     stage = "eval_classification"
+    logic = ("eval.classify",)
     preload = (*TRANSFORMERS, "sklearn.metrics")
-    version = 2   # 2: recipe chosen on selection data, early stopping, random-init control
     reads = (EvaluationProfile.without("mlm_lines", "fasttext_lrs", "fasttext_epochs"),)
     model = luigi.ChoiceParameter(choices=MODELS + SMALLER, default="cino")
 
@@ -129,6 +129,7 @@ class BaselineClassification(_Setting):
     """The fastText baseline of one setting: trained on the same data, its learning rate and epochs
     chosen on the same selection data, tested on the language's own test data."""
     stage = "eval_baseline"
+    logic = ("eval.fasttext_baseline",)
     preload = ("fasttext", "sklearn.metrics")
     reads = (EvaluationProfile.only("source_lang", "eval_set", "seeds", "selection_percent", "fasttext_lrs",
                                     "fasttext_epochs", "zero_shot_metric", "in_language_metric"),)
@@ -158,6 +159,7 @@ class EvaluateMLM(LanguageListTask):
     """Masked-LM loss per character on the test split of the run's languages and the kept ones."""
     preload = TRANSFORMERS
     stage = "eval_mlm"
+    logic = ("eval.mlm",)
     version = 2   # 2: kept languages
     reads = (EvaluationProfile.only("mlm_lines", "threads"), *KEEPING)
     model = luigi.ChoiceParameter(choices=("base", "cino"), default="cino")
@@ -185,7 +187,7 @@ class EvaluateMLM(LanguageListTask):
 class EvaluationReport(LanguageListTask):
     """Every model and baseline on every setting and the masked-LM loss: evaluation.json and .md."""
     stage = "evaluation"
-    version = 2   # 2: baselines, random-init control, recipes, kept languages
+    logic = ("eval.report",)
     reads = (EvaluationProfile.only("seeds", "zero_shot_metric", "in_language_metric", "source_lang", "eval_set"),
              *REPLAYING)
 

@@ -12,6 +12,7 @@ import time
 import luigi
 
 from common.jsonio import open_text
+from common.provenance import provenance_markdown
 from corpus.report import corpus_summary_markdown, read_corpus_table
 from eval.tokenizer_report import vocabulary_markdown
 from pipeline import config
@@ -33,6 +34,7 @@ log = logging.getLogger("luigi-interface")
 class ExportHF(LanguageListTask):
     preload = (*FAIRSEQ, *TRANSFORMERS)
     stage = "export_hf"
+    logic = ("training.hf_export", "training.model_card")
     reads = (ParitySettings,)
     model = luigi.ChoiceParameter(choices=("cino", "base"), default="cino")
 
@@ -87,12 +89,12 @@ class ExportHF(LanguageListTask):
 
     def _sections(self, checked: dict) -> list:
         if self.model == "base":
-            return [parity_markdown(checked)]
+            return [parity_markdown(checked), provenance_markdown(self.provenance())]
         needs = self.input()
         corpus = read_corpus_table(needs["corpus"].path / "corpus.csv")
         return [corpus_summary_markdown(corpus),
                 vocabulary_markdown(needs["vocab"].stats()["fairseq_symbols"]),
                 training_markdown(needs["model"].stats(), needs["plan"].stats()),
                 settings_markdown(needs["model"].stats()["settings"]["train"]),
-                parity_markdown(checked)]
+                parity_markdown(checked), provenance_markdown(self.provenance())]
 

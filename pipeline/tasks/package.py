@@ -15,6 +15,7 @@ class PackageModel(LanguageListTask):
     """The export's files hard-linked (copied where the file system cannot link), its model card
     with the evaluation added."""
     stage = "model"
+    logic = ("eval.report",)
 
     def requires(self):
         return {"export": ExportHF(langs=self.langs), "evaluation": EvaluationReport(langs=self.langs)}

@@ -23,6 +23,7 @@ log = logging.getLogger("luigi-interface")
 class CorpusReport(LanguageListTask):
     """Per-language accounting of the corpus half, as CSV and markdown."""
     stage = "corpus_report"
+    logic = ("corpus.report",)
 
     def requires(self):
         return {code: {"dedup": Dedup(lang=code), "split": Split(lang=code)} for code in self.langs}
@@ -44,6 +45,7 @@ class TokenizerReport(LanguageListTask):
     Languages: the chosen ones, `[vocab] report_langs`, and every manifest language written in
     a script this vocabulary extends (its base languages: what an extension may cost them)."""
     stage = "tokenizer_report"
+    logic = ("eval.tokenizer_report",)
     version = 2   # 2: raw test lines and evaluation sentences beside the cleaned held-out split
     reads = (BaseModelSettings.only("report_langs"),)
 

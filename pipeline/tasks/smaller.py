@@ -45,6 +45,7 @@ class PruneForLanguage(LanguageListTask):
     same logits at the kept pieces ([export] max_logit_difference)."""
     preload = TRANSFORMERS
     stage = "model_for_language"
+    logic = ("training.smaller", "training.hf_export")
     reads = (ParitySettings, PruneSettings.only("workers", "chunk_mb"))
     lang = luigi.Parameter()
 
@@ -102,7 +103,7 @@ class DistillStudent(LanguageListTask):
     continues from its last checkpoint (`<output>.run/`, removed once the student is written)."""
     preload = TRANSFORMERS
     stage = "student"
-    version = 2   # 2: evenly spaced teacher layers, only the drawn lines read
+    logic = ("training.distill",)
     reads = (DistillSettings, TrainSettings.only("replay_langs", "replay_share"), EvaluationProfile.only("source_lang"))
 
     def requires(self):

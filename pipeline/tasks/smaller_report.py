@@ -19,6 +19,7 @@ class SmallerModels(LanguageListTask):
     language's evaluation settings: scores with spread, retention (score / the trained model's),
     size. (CPU speed: bench/smaller_models.py, which measures it beside this report.)"""
     stage = "smaller_models"
+    logic = ("training.report",)
     reads = (EvaluationProfile.only("source_lang", "eval_set", "in_language_metric"),)
     lang = luigi.Parameter()
 

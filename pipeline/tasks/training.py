@@ -37,6 +37,7 @@ LAST = "checkpoint_last.pt"
 class BinarizeLanguage(StageTask):
     """One language's train and valid splits as pieces of the run's vocabulary, binarised by fairseq."""
     stage = "binarize"
+    logic = ("training.binarize",)
     reads = (TrainSettings.only("tokens_per_sample"),)
     lang = luigi.Parameter()
     vocab_langs = LangListParameter()   # the language list the vocabulary (and the run) is for
@@ -83,6 +84,7 @@ class SamplingPlan(TrainingLanguages, LanguageListTask):
     """alpha-smoothed language sampling over token blocks, as fairseq will do it, written down
     (replayed languages at their fixed share)."""
     stage = "sampling_plan"
+    logic = ("training.sampling",)
     preload = FAIRSEQ
     version = 2   # 2: replayed languages
     reads = (TrainSettings.only("alpha", "tokens_per_sample", "sample_break_mode", "max_update", "effective_batch",
@@ -111,6 +113,7 @@ class ContinuePretraining(TrainingLanguages, LanguageListTask):
     """
     preload = TORCH
     stage = "train"
+    logic = ("training.launch", "training.checkpoint")
     resources = {"gpu": 1}
     # The longest task on the critical path: the scheduler (and its dependencies, by luigi's
     # priority propagation) starts it before the base model's evaluations, which can wait.

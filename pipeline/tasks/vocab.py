@@ -20,7 +20,7 @@ from pipeline.params import LangListParameter
 from pipeline.tasks.base import TORCH, Identified, LanguageListTask, StageTask, XlmrDir
 from pipeline.tasks.corpus import Split
 from training.profile import TrainSettings
-from training.standin import StandInSettings, build_standin
+from training.standin import StandInSettings, build_standin, profile as standin_profile
 from vocab import fairseq_ids
 from vocab.codepoints import own_scripts
 from vocab.embeddings import EmbeddingSettings
@@ -63,6 +63,7 @@ class StandInBase(StageTask):
     """XLM-R's real vocabulary on a small RoBERTa pretrained briefly on base-covered demo text."""
     preload = TORCH
     stage = "standin_base"
+    logic = ("training.standin",)
     output_class = XlmrDir
     reads = (StandInSettings, BaseModelSettings.only("standin_langs"))
 
@@ -75,8 +76,10 @@ class StandInBase(StageTask):
 
     def external_inputs(self):
         vocab_dir = config.base_vocab_dir()
+        # what it trains with beyond [standin]: TrainSettings' defaults, which are not luigi.cfg's [train]
         return {"vocab_files": [(n, sha256_cached(vocab_dir / n, beside=False)) for n in (DICT_FILE, SPM_FILE)
-                                if (vocab_dir / n).is_file()]}
+                                if (vocab_dir / n).is_file()],
+                "training": standin_profile(self.read(StandInSettings)).fingerprint_values()}
 
     def produce(self, tmp):
         settings = self.read(StandInSettings)
@@ -104,6 +107,7 @@ def base_model():
 class TrainScriptTokenizer(StageTask):
     """SentencePiece unigram for one script, on the cleaned train split of its languages."""
     stage = "script_tokenizer"
+    logic = ("vocab.script_model",)
     reads = (ScriptModelSettings,)
     script = luigi.Parameter()
     langs = LangListParameter()   # the chosen languages written in this script
@@ -132,6 +136,7 @@ class TrainScriptTokenizer(StageTask):
 class MergeVocabulary(LanguageListTask):
     """Base SentencePiece model + script models -> one merged model (see vocab/merge.py)."""
     stage = "merge_vocab"
+    logic = ("vocab.merge",)
 
     def requires(self):
         return {"base": base_model(),
@@ -160,6 +165,7 @@ class PruneVocabulary(LanguageListTask):
     """Keep the pieces the training text uses, of the chosen languages and of the kept ones (the
     evaluation's source language, replayed languages); dict.txt with real counts; id map."""
     stage = "prune_vocab"
+    logic = ("vocab.prune",)
     reads = (PruneSettings, *KEEPING)
 
     def requires(self):
@@ -202,6 +208,7 @@ class InitCheckpoint(LanguageListTask):
     the XLM-R directory that binarisation and training start from."""
     preload = TORCH
     stage = "init_checkpoint"
+    logic = ("vocab.embeddings", "training.checkpoint")
     output_class = XlmrDir
     reads = (EmbeddingSettings,)
 
@@ -233,6 +240,7 @@ class RealSizeBase(StageTask):
     Built on demand, cached under the work dir like every stage."""
     preload = TORCH
     stage = "real_size_base"
+    logic = ("training.standin",)
     output_class = XlmrDir
     size = luigi.ChoiceParameter(choices=("base", "large"))
     layout = luigi.ChoiceParameter(choices=("current", "2019"), default="current")

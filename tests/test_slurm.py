@@ -85,13 +85,20 @@ def test_a_preempted_job_resumes_from_its_last_checkpoint(slurm, mini_build, tmp
     (stats,) = (tmp_path / "work").glob("train/*/stats.json")
     assert read_json(stats)["num_updates"] == 30
     # The trained model is byte-identical to the uninterrupted run's: fairseq restores the data
-    # iterator and the random states from checkpoint_last.pt.
+    # iterator and the random states from checkpoint_last.pt. Its stats.json differs in how it was
+    # made only: the launcher (slurm here, local there), which stats.json records.
     trained = [p for p in (tmp_path / "work" / "train").rglob("*") if p.is_file() and p.suffix != ".lock"
                and not p.relative_to(tmp_path / "work").parts[1].endswith(".run")]
     assert {p.name for p in trained} >= {"model.pt", "stats.json", "dict.txt"}
     for produced in trained:
         relative = produced.relative_to(tmp_path / "work")
-        assert produced.read_bytes() == (mini_build["work"] / relative).read_bytes(), relative
+        if produced.name == "stats.json":
+            here, there = read_json(produced), read_json(mini_build["work"] / relative)
+            assert (here["provenance"]["settings"]["train"].pop("launcher"),
+                    there["provenance"]["settings"]["train"].pop("launcher")) == ("slurm", "local")
+            assert here == there
+        elif produced.name != "_SUCCESS":   # it lists stats.json's sha256
+            assert produced.read_bytes() == (mini_build["work"] / relative).read_bytes(), relative
     text = output.read_text(errors="replace")
     assert text.count("cino.sbatch: job") == 3 and "restart=1" in text   # start, restart, done
     print("SLURM preemption timeline (s after submit): " + ", ".join(

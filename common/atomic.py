@@ -47,6 +47,11 @@ def _recorded(path: Path):
     return listing
 
 
+def recorded_files(path) -> dict:
+    """{file: {"bytes", "sha256"}} that the `_SUCCESS` of a published output lists; {} if none."""
+    return _recorded(Path(path)) or {}
+
+
 def is_complete(path) -> bool:
     """Published, and every listed file still has its recorded size."""
     path = Path(path)

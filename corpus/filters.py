@@ -13,10 +13,11 @@ from corpus.lines import Reject
 
 @dataclass(frozen=True)
 class FilterSettings(Settings):
-    min_chars: int = setting(10, "shorter lines (after cleaning) carry too little text")
-    max_chars: int = setting(5000, "longer ones are usually concatenated pages or tables")
-    min_script_ratio: float = setting(0.5, "least share of units (words, numbers) in the language's script")
-    max_repetition: float = setting(0.4, "largest share of repeated unit n-grams within the line")
+    min_chars: int = setting(10, "shorter lines (after cleaning) carry too little text", bounds=(0, 10**9))
+    max_chars: int = setting(5000, "longer ones are usually concatenated pages or tables", bounds=(1, 10**9))
+    min_script_ratio: float = setting(0.5, "least share of units (words, numbers) in the language's script",
+                                      bounds=(0.0, 1.0))
+    max_repetition: float = setting(0.4, "largest share of repeated unit n-grams within the line", bounds=(0.0, 1.0))
 
     @classmethod
     def names(cls) -> list:

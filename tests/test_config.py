@@ -271,13 +271,9 @@ def test_a_file_is_hashed_once_for_its_size_mtime_and_inode(tmp_path):
     os.utime(path, ns=(record["mtime_ns"] + 10**9, record["mtime_ns"] + 10**9))
     assert sha256_cached(path) == sha256_file(path)   # touched: hashed again
     (tmp_path / "model.pt.sha256").unlink()
-    tmp_path.chmod(0o555)
-    try:
-        _MEMO.clear()
-        if not os.access(tmp_path, os.W_OK):   # as root every directory is writable: nothing to check
-            assert sha256_cached(path) == sha256_file(path) and not (tmp_path / "model.pt.sha256").exists()
-    finally:
-        tmp_path.chmod(0o755)
+    (tmp_path / "model.pt.sha256").mkdir()   # the cache cannot be written (as in a read-only directory)
+    _MEMO.clear()
+    assert sha256_cached(path) == sha256_file(path) and not list(tmp_path.glob("*.tmp-*"))
 
 
 def test_the_profile_chooses_values_and_the_fingerprint_follows_the_values(full_env, tmp_path):

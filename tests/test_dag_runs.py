@@ -86,11 +86,11 @@ def test_every_stage_records_how_it_was_made(reference):
     leaves out), the commit and the package versions; the wall time, host and Luigi's worker count
     in work_dir/timings."""
     work = reference["work"]
-    records = {p.relative_to(work).parts[0]: read_json(p) for p in work.glob("*/*/stats.json")}
-    assert len(records) >= 20
-    for stage, stats in records.items():
+    records = {p.relative_to(work): read_json(p) for p in work.rglob("stats.json")}
+    assert len({path.parts[0] for path in records}) >= 20 and len(records) > 40   # every stage, every output
+    for path, stats in records.items():
         made = stats["provenance"]
-        assert len(made["commit"]) == 40 and made["packages"]["torch"] and made["packages"]["fairseq-fixed"], stage
+        assert len(made["commit"]) == 40 and made["packages"]["torch"] and made["packages"]["fairseq-fixed"], path
     (dedup,) = work.glob("dedup/bo-*/stats.json")
     dedup = read_json(dedup)
     assert "workers" in dedup["provenance"]["settings"]["dedup"] and "workers" not in dedup["settings"]["dedup"]
@@ -127,9 +127,10 @@ def test_sigkill_at_any_point_then_rerun_gives_identical_outputs(reference, tmp_
     command = luigi_command(["BuildCINO", "--lang", LANGS, "--workers", "2"])
     killed = []
     for pattern in KILL_WHEN:
+        left = set(work.glob(pattern))   # a temporary dir the last kill left is no sign of this run
         process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, start_new_session=True,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        while process.poll() is None and not list(work.glob(pattern)):
+        while process.poll() is None and not set(work.glob(pattern)) - left:
             time.sleep(0.05)
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)  # the scheduler and both worker processes

@@ -60,8 +60,9 @@ def wait(predicate, timeout: float, step: float = 0.5) -> bool:
 
 
 def test_a_preempted_job_resumes_from_its_last_checkpoint(slurm, mini_build, tmp_path):
-    """The job starts from a clone of the session build without its training: what it runs is training."""
-    env = clone_build(mini_build, tmp_path / "work", leave_out=("train", "build"))
+    """The job starts from a clone of the session build without the data of training (binarised
+    languages, the sampling plan) and training: what it runs is those stages."""
+    env = clone_build(mini_build, tmp_path / "work", leave_out=("binarize", "sampling_plan", "train", "build"))
     output = tmp_path / "job.out"
     timeline = {"submitted": time.time()}
     job = submit(env, output)
@@ -84,13 +85,13 @@ def test_a_preempted_job_resumes_from_its_last_checkpoint(slurm, mini_build, tmp
     assert resumed_at >= 10   # from the checkpoint, not from scratch
     (stats,) = (tmp_path / "work").glob("train/*/stats.json")
     assert read_json(stats)["num_updates"] == 30
-    # The trained model is byte-identical to the uninterrupted run's: fairseq restores the data
-    # iterator and the random states from checkpoint_last.pt. Its stats.json differs in how it was
-    # made only: the launcher (slurm here, local there), which stats.json records.
-    trained = [p for p in (tmp_path / "work" / "train").rglob("*") if p.is_file() and p.suffix != ".lock"
-               and not p.relative_to(tmp_path / "work").parts[1].endswith(".run")]
-    assert {p.name for p in trained} >= {"model.pt", "stats.json", "dict.txt"}
-    for produced in trained:
+    # The data of training and the trained model are byte-identical to the uninterrupted run's:
+    # fairseq restores the data iterator and the random states from checkpoint_last.pt. The model's
+    # stats.json differs in how it was made only: the launcher (slurm here, local there), which it records.
+    made = [p for stage in ("binarize", "sampling_plan", "train") for p in (tmp_path / "work" / stage).rglob("*")
+            if p.is_file() and p.suffix != ".lock" and not p.relative_to(tmp_path / "work").parts[1].endswith(".run")]
+    assert {p.name for p in made} >= {"model.pt", "stats.json", "dict.txt", "train.bin", "sampling.json"}
+    for produced in made:
         relative = produced.relative_to(tmp_path / "work")
         if produced.name == "stats.json":
             here, there = read_json(produced), read_json(mini_build["work"] / relative)

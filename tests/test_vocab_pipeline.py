@@ -96,3 +96,11 @@ def test_a_script_the_base_already_covers_needs_a_deliberate_opt_in(kyrgyz_build
     assert done.returncode == 30 and "Traceback" not in done.stderr
     (line,) = [l for l in error_lines(done) if "script 'Cyrl'" in l]
     assert "scripts.yaml" in line and "already encodes" in line and "add_base_encodable_pieces: true" in line
+    # without a model of its own, the new script is read with the base's pieces: nothing added, nothing asked
+    edit(manifests / "scripts.yaml", lambda doc: doc["Cyrl"].update(tokenizer={"own_model": False}))
+    done = run_luigi(["TokenizerReport", "--langs", "ky"], env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (merge_stats,) = (tmp_path / "work").glob("merge_vocab/ky-*/stats.json")
+    assert "Cyrl" not in read_json(merge_stats)["scripts"]
+    (report,) = (tmp_path / "work").glob("tokenizer_report/ky-*/stats.json")
+    assert read_json(report)["rows"]["ky/held-out/merged"]["identical_to_base_share"] == 1.0

@@ -101,10 +101,12 @@ def _import_leaving_logging_alone(modules) -> None:
     logging.basicConfig when imported, and Luigi's messages would then be printed twice."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    for module in modules:
-        importlib.import_module(module)
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    try:
+        for module in modules:
+            importlib.import_module(module)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 @functools.lru_cache(maxsize=None)
@@ -125,7 +127,10 @@ class Identified:
     parameters, so without the fingerprint two runs with other settings (a sweep over
     --filters-min-chars) would be merged into one task that writes only one run's output. The
     fingerprint is taken once, when the task is made (tasks made upstream of it are made first
-    and lend theirs); the command line and `luigi --help` stay as they are."""
+    and lend theirs); the command line and `luigi --help` stay as they are. Luigi keeps one
+    instance per class and parameters in a process, so a process that changes settings between
+    builds (the tests) clears that cache (`luigi.task_register.Register.clear_instance_cache`);
+    output paths are recomputed on every call (fingerprint) and follow the settings regardless."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -189,8 +194,8 @@ class StageTask(Identified, luigi.Task):
         return {}
 
     def fingerprint(self, known: dict = None) -> str:
-        """Recomputed on every call: luigi caches task instances, and settings may change between
-        calls. `known` ({task_id: fingerprint}) is shared by one walk of the upstream graph, so each
+        """Recomputed on every call (the output path follows the settings even where luigi's
+        instance cache returns a task made under other settings; its id does not, see Identified). `known` ({task_id: fingerprint}) is shared by one walk of the upstream graph, so each
         task in it is fingerprinted once per call, not once per path to it (tens of thousands of
         settings() calls for BuildCINO otherwise: a finished DAG took a minute to check)."""
         known = {} if known is None else known

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import unicodedata
 from pathlib import Path
 
@@ -83,9 +84,15 @@ def kyrgyz_corpus(root: Path, max_lines: int, tokenizer: dict) -> dict:
     return build_corpus(root, max_lines, extra_manifests={"ky": ky}, extra_files=files, scripts_extra=cyrillic)
 
 
+# Luigi refuses a command line another process on this machine runs (a pid file per command in
+# its lock directory): each pytest-xdist worker keeps its own, so two test files never meet there.
+LOCKS = Path(tempfile.gettempdir()) / f"cino-test-luigi-locks-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+
+
 def luigi_command(args) -> list:
     """The user's command line (`luigi --module pipeline ... --local-scheduler`) from this venv."""
-    return [str(Path(sys.executable).parent / "luigi"), "--module", "pipeline", *args, "--local-scheduler"]
+    return [str(Path(sys.executable).parent / "luigi"), "--module", "pipeline", *args, "--local-scheduler",
+            "--lock-pid-dir", str(LOCKS)]
 
 
 def run_luigi(args, env: dict, timeout: int = 900) -> subprocess.CompletedProcess:

@@ -27,8 +27,9 @@ def clone_work(source: Path, target: Path, leave_out=(), only=None) -> Path:
             if entry.suffix == ".lock" or ".tmp-" in entry.name:
                 continue
             copy = shutil.copy2 if entry.name.endswith(".run") else os.link
-            if entry.is_dir():
-                shutil.copytree(entry, target / stage.name / entry.name, symlinks=True, copy_function=copy)
+            if entry.is_dir():   # shard outputs have lock files of their own
+                shutil.copytree(entry, target / stage.name / entry.name, symlinks=True, copy_function=copy,
+                                ignore=shutil.ignore_patterns("*.lock", "*.tmp-*"))
             else:
                 (target / stage.name).mkdir(exist_ok=True)
                 copy(entry, target / stage.name / entry.name)

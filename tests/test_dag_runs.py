@@ -118,7 +118,7 @@ def test_finished_dag_reruns_as_a_noop_in_seconds(reference, tmp_path):
 # Where the run is killed: as soon as a stage of each kind has started writing its output (the
 # temporary directory exists), and in the middle of training, once fairseq saved a checkpoint.
 KILL_WHEN = ("clean/*/shard-*.tmp-*", "standin_base/*.tmp-*", "train/*.run/checkpoints/checkpoint_*_*.pt",
-             "eval_classification/*.tmp-*", "build/*.tmp-*")
+             "eval_classification/*.tmp-*")
 
 
 def test_sigkill_at_any_point_then_rerun_gives_identical_outputs(reference, tmp_path):

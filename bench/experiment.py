@@ -59,12 +59,11 @@ def findings(results: dict) -> list:
         lines.append(f"- Pretraining the base: on {results['source']} in-language it scores {value(source['base'])} "
                      f"against its random-init control's {value(source['random'])}: it {verdict} the control by more "
                      "than the two spreads.")
-    for lang in [r["lang"] for r in results["in_language"] if r["lang"] != results["source"]]:
-        r = row("in_language", lang)
+    for r in [r for r in results["in_language"] if r["lang"] != results["source"]]:
         verdict = "within the seeds' spread" if r["within_spread"] else ("better" if r["delta"] > 0 else "worse")
-        lines.append(f"- {lang} in-language ({r['metric']}): trained {value(r['cino'])}, base {value(r['base'])}, "
-                     f"random init {value(r['random'])}, fastText {value(r['fasttext'])}, majority {r['majority']:.3f}: "
-                     f"trained − base {r['delta']:+.3f} ({verdict}); trained − fastText "
+        lines.append(f"- {r['set']}, {r['lang']} in-language ({r['metric']}): trained {value(r['cino'])}, base "
+                     f"{value(r['base'])}, random init {value(r['random'])}, fastText {value(r['fasttext'])}, majority "
+                     f"{r['majority']:.3f}: trained − base {r['delta']:+.3f} ({verdict}); trained − fastText "
                      f"{r['cino']['mean'] - r['fasttext']['mean']:+.3f}.")
     if source:
         mlm = results["mlm"].get(results["source"], {})

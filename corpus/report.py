@@ -10,19 +10,21 @@ from common.markdown import table as markdown_table
 
 # What the stages that run this module write changes with it: bump VERSION with any change that
 # can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
-VERSION = 1
+VERSION = 2   # 2: the decontamination stage in the funnel
 
 
-FUNNEL_STAGES = ("ingest", "langid", "clean", "dedup")
+FUNNEL_STAGES = ("ingest", "langid", "clean", "dedup", "decontaminate")
 COUNTS = ("lines_in", "lines_kept", "chars_in", "chars_kept")
-STAGE_LABELS = {"ingest": "read", "langid": "language ID", "clean": "cleaning", "dedup": "dedup"}
+STAGE_LABELS = {"ingest": "read", "langid": "language ID", "clean": "cleaning", "dedup": "dedup",
+                "decontaminate": "decontamination"}
 
 
-def language_funnel(dedup_stats: dict, split_stats: dict) -> dict:
+def language_funnel(dedup_stats: dict, decontaminate_stats: dict, split_stats: dict) -> dict:
     """One language's counts stage by stage, from Dedup's stats (which record the stages before
-    it) and Split's: {stage: {lines_in, ..., rejected}, "split": {train|valid|test: sizes}}."""
-    dedup = {key: dedup_stats[key] for key in (*COUNTS, "rejected")}
-    return {**dedup_stats["funnel"], "dedup": dedup, "split": split_stats["splits"]}
+    it), Decontaminate's and Split's: {stage: {lines_in, ..., rejected}, "split": {train|valid|test: sizes}}."""
+    counts = lambda stats: {key: stats[key] for key in (*COUNTS, "rejected")}  # noqa: E731
+    return {**dedup_stats["funnel"], "dedup": counts(dedup_stats), "decontaminate": counts(decontaminate_stats),
+            "split": split_stats["splits"]}
 
 
 def corpus_table(per_language: dict) -> pd.DataFrame:
@@ -33,7 +35,7 @@ def corpus_table(per_language: dict) -> pd.DataFrame:
         row = {(stage, measure): stages[stage][measure] for stage in FUNNEL_STAGES for measure in COUNTS}
         for split, sizes in stages["split"].items():
             row[("split", f"{split}_lines")] = sizes["lines"]
-        row[("kept", "share_of_lines")] = round(stages["dedup"]["lines_kept"] / max(stages["ingest"]["lines_in"], 1), 4)
+        row[("kept", "share_of_lines")] = round(stages["decontaminate"]["lines_kept"] / max(stages["ingest"]["lines_in"], 1), 4)
         rows[code] = row
     table = pd.DataFrame(list(rows.values()), index=pd.Index(list(rows), name="lang"))   # a dtype per column
     table.columns = pd.MultiIndex.from_tuples(table.columns)
@@ -55,9 +57,10 @@ def corpus_markdown(table: pd.DataFrame, rejected: pd.DataFrame) -> str:
 
 
 def corpus_summary_markdown(table: pd.DataFrame) -> str:
-    """Per language: lines read, lines and characters kept after deduplication, split sizes."""
-    summary = pd.DataFrame({"lines read": table[("ingest", "lines_in")], "lines kept": table[("dedup", "lines_kept")],
-                            "characters kept": table[("dedup", "chars_kept")],
+    """Per language: lines read, lines and characters kept after decontamination, split sizes."""
+    summary = pd.DataFrame({"lines read": table[("ingest", "lines_in")],
+                            "lines kept": table[("decontaminate", "lines_kept")],
+                            "characters kept": table[("decontaminate", "chars_kept")],
                             **{f"{split} lines": table[("split", f"{split}_lines")] for split in ("train", "valid", "test")}})
     return "## Corpus\n\n" + markdown_table(summary) + "\n"
 
@@ -93,7 +96,7 @@ def funnel_plot(per_language: dict) -> bytes:
     figure, (kept, rejected) = plt.subplots(1, 2, figsize=(11, 3.8))
     series = {"read": [per_language[l]["ingest"]["lines_in"] for l in langs]}
     series.update({f"after {STAGE_LABELS[s]}": [per_language[l][s]["lines_kept"] for l in langs]
-                   for s in ("langid", "clean", "dedup")})
+                   for s in ("langid", "clean", "dedup", "decontaminate")})
     bars(kept, langs, series)
     kept.set_title("Lines kept, stage by stage")
     kept.legend(fontsize=8)

@@ -46,13 +46,13 @@ from common.errors import InputError
 from common.jsonio import open_text, write_json
 from common.settings import from_profile
 from common.xlmr import BOS, EMBED, EOS, MODEL_FILE, PAD, SPECIALS, SPM_FILE
-from eval.datasets import Labelled, read_labelled
-from eval.metrics import METRICS, aggregate, learned, majority_baseline, scores
+from eval.datasets import Labelled, capped, read_labelled, unseen_items
+from eval.metrics import METRICS, aggregate, learned, majority_baseline, scores, unseen_scores
 from eval.protocol import EvaluationProfile
 
 # What the stages that run this module write changes with it: bump VERSION with any change that
 # can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
-VERSION = 2   # 2: recipe chosen on selection data, early stopping, random-init control
+VERSION = 3   # 2: recipe chosen on selection data, early stopping, random-init control; 3: scores on unseen items
 
 
 INITS = ("pretrained", "random")
@@ -289,14 +289,17 @@ def choose_recipe(classifier, setting, select, labels, base: FineTuneSettings, l
 
 def evaluate(model_dir, train: Labelled, dev: Labelled, tests: dict, seeds: int, base: FineTuneSettings, lrs,
              batch_sizes, select_metric: str, out_dir, init: str = "pretrained", selection_percent: int = 10,
-             progress=None) -> dict:
+             progress=None, unseen: dict = None) -> dict:
     """Choose the recipe on the selection data, fine-tune `seeds` times with it; metrics.json and
     predictions.tsv into out_dir; returns the metrics. `tests`: {name as the user gave it:
-    Labelled}. Without `dev`, `selection_percent` of `train` (by hash) selects."""
+    Labelled}. Without `dev`, `selection_percent` of `train` (by hash) selects. `unseen`: {test
+    name: indices of the items not in the training split (eval.datasets.unseen_items)}, scored
+    apart too (default: `train`'s own)."""
     if select_metric not in METRICS:
         raise InputError("--select", f"unknown metric {select_metric!r}", f"use one of {', '.join(METRICS)}")
     if init not in INITS:
         raise InputError("--init", f"unknown initialisation {init!r}", f"use one of {', '.join(INITS)}")
+    unseen = unseen_items(train, tests) if unseen is None else unseen
     labels = check_labels(train, [d for d in (dev, *tests.values()) if d is not None])
     selection = "dev" if dev is not None else f"{selection_percent}% of train (by hash)"
     if dev is None:
@@ -322,7 +325,9 @@ def evaluate(model_dir, train: Labelled, dev: Labelled, tests: dict, seeds: int,
                 handle.writelines(f"{name}\t{line}\t{gold}\t{guess}\t{seed}\n"
                                   for line, (gold, guess) in enumerate(zip(data.labels, predicted), 1))
             row = {"items": len(data), "seeds": per_seed, "aggregate": aggregate(per_seed),
-                   "majority_baseline": majority_baseline(train, data, labels)}
+                   "majority_baseline": majority_baseline(train, data, labels),
+                   "unseen": unseen_scores(train, data, unseen[name], [run["predictions"][name] for run in runs],
+                                           labels)}
             # on the selection metric: above the majority class by more than the seeds' spread
             row["learned"] = learned(row["aggregate"][select_metric], row["majority_baseline"][select_metric])
             result["tests"][name] = row
@@ -363,6 +368,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int)
     parser.add_argument("--lrs", type=_grid(float), help="learning rates tried, comma-separated")
     parser.add_argument("--batch-sizes", type=_grid(int), help="batch sizes tried, comma-separated")
+    parser.add_argument("--max-train-items", type=int, help="at most so many training items, chosen by hash "
+                                                           "(0: all; default: the profile's)")
     for f in fields(FineTuneSettings):
         if f.name not in ("lr", "batch_size"):
             parser.add_argument(f"--{f.name.replace('_', '-')}", type=f.type)
@@ -372,15 +379,17 @@ def main(argv=None) -> int:
         given = {f.name: getattr(args, f.name) for f in fields(FineTuneSettings) if f.name not in ("lr", "batch_size")}
         # the flags over the profile, checked together (--min-epochs above --max-epochs is an error)
         grids = {"seeds": args.seeds, "lrs": args.lrs and ",".join(map(str, args.lrs)),
-                 "batch_sizes": args.batch_sizes and ",".join(map(str, args.batch_sizes))}
+                 "batch_sizes": args.batch_sizes and ",".join(map(str, args.batch_sizes)),
+                 "max_train_items": args.max_train_items}
         profile = replace(profile, **{k: v for k, v in {**given, **grids}.items() if v is not None}).checked("command line")
         chosen = profile_settings(profile)
         args.select = args.select or profile.in_language_metric
         tests = {path: read_labelled(path) for path in args.test}
         Path(args.out).mkdir(parents=True, exist_ok=True)
-        result = evaluate(args.model, read_labelled(args.train), read_labelled(args.dev) if args.dev else None, tests,
-                          chosen["seeds"], chosen["base"], chosen["lrs"], chosen["batch_sizes"], args.select, args.out, args.init,
-                          chosen["selection_percent"])
+        train = read_labelled(args.train)
+        result = evaluate(args.model, capped(train, profile.max_train_items), read_labelled(args.dev) if args.dev else None,
+                          tests, chosen["seeds"], chosen["base"], chosen["lrs"], chosen["batch_sizes"], args.select,
+                          args.out, args.init, chosen["selection_percent"], unseen=unseen_items(train, tests))
     except InputError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 2

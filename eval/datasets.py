@@ -3,11 +3,13 @@
 Evaluation sets are data like corpora: declared in a language's manifest under `eval:` with
 their sha256, read strictly. Every problem is one InputError naming the file (and line).
 """
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import InputError
 from common.fingerprint import sha256_file
+from corpus.decontaminate import text_units
 
 
 @dataclass(frozen=True)
@@ -53,3 +55,25 @@ def resolve(eval_file, eval_root) -> Path:
     """The file of a manifest's EvalFile: absolute, or relative to eval_root."""
     path = Path(eval_file.path)
     return path if path.is_absolute() else Path(eval_root) / path
+
+
+def subset(data: Labelled, indices) -> Labelled:
+    """The items of `data` at `indices`, in order."""
+    return Labelled(data.path, tuple(data.texts[i] for i in indices), tuple(data.labels[i] for i in indices))
+
+
+def capped(train: Labelled, most: int) -> Labelled:
+    """At most `most` items of a training set (0: all), the ones with the smallest hash of their
+    text, in their order: a fixed choice that a larger cap only extends."""
+    if not most or len(train) <= most:
+        return train
+    rank = sorted(range(len(train)), key=lambda i: hashlib.blake2b(train.texts[i].encode("utf-8"), digest_size=8).digest())
+    return subset(train, sorted(rank[:most]))
+
+
+def unseen_items(train: Labelled, tests: dict) -> dict:
+    """{test name: indices of its items whose normalised text (NFC script units, as decontamination
+    compares) is no training item's}: what a score on them is not lookup of. TNCC repeats titles
+    across its splits (93 of its 927 dev titles are train titles)."""
+    seen = {text_units(text) for text in train.texts}
+    return {name: [i for i, text in enumerate(data.texts) if text_units(text) not in seen] for name, data in tests.items()}

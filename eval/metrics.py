@@ -28,3 +28,15 @@ def majority_baseline(train, test, labels: list) -> dict:
 def learned(model: dict, majority: float) -> bool:
     """Above the majority class by more than the spread over seeds ({mean, std} of the metric)."""
     return model["mean"] - majority > model["std"]
+
+
+def unseen_scores(train, test, indices: list, predictions: list, labels: list) -> dict:
+    """Scores on the test items at `indices` only (those not in the training split), for every
+    seed's `predictions` of the whole test: {"items", "aggregate", "majority_baseline"}."""
+    from eval.datasets import subset
+
+    part = subset(test, indices)
+    runs = [scores(list(part.labels), [predicted[i] for i in indices], labels) for predicted in predictions] \
+        if indices else []
+    return {"items": len(indices), "aggregate": aggregate(runs) if runs else None,
+            "majority_baseline": majority_baseline(train, part, labels) if indices else None}

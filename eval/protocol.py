@@ -28,7 +28,8 @@ from eval.metrics import METRICS
 @dataclass(frozen=True)
 class EvaluationProfile(Settings):
     source_lang: str = setting("zh", "zero-shot: the language fine-tuned on (CINO: zh); kept in the vocabulary")
-    eval_set: str = setting("sib200", "which `eval:` set of the manifests")
+    max_train_items: int = setting(0, "at most so many training items per set and language, chosen by hash (0: all); "
+                                      "the report states the cap beside the scores", bounds=(0, 10**9))
     seeds: int = setting(3, "fine-tuning runs per setting with the chosen recipe (>= 3 for a standard deviation)",
                          bounds=(1, 1000))
     lrs: str = setting("5e-6,1e-5,2e-5", "learning rates tried on the selection data (CINO used 5e-6 and 7e-6)")

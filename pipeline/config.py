@@ -28,6 +28,7 @@ import luigi
 
 from common.errors import InputError
 from common.settings import Reads, Settings, default_of, from_profile, setting
+from corpus.decontaminate import DecontaminationSettings
 from corpus.dedup import DedupSettings
 from corpus.filters import FilterSettings
 from corpus.ingest import IngestSettings
@@ -76,6 +77,7 @@ SECTIONS = {
     "lid": (SeedSettings, FastTextSettings),
     "filters": (FilterSettings,),
     "dedup": (DedupSettings,),
+    "decontaminate": (DecontaminationSettings,),
     "split": (SplitSettings,),
     "vocab": (BaseModelSettings, EmbeddingSettings),
     "script_model": (ScriptModelSettings,),

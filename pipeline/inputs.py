@@ -60,6 +60,27 @@ def eval_files(code: str) -> dict:
             for name, splits in sorted(language(code).eval_sets.items()) for split, f in sorted(splits.items())}
 
 
+SCORED_SPLITS = ("dev", "test")   # what the evaluation scores on or selects with; train splits are not contamination
+
+
+def scored_files(code: str) -> dict:
+    """The dev and test files of every evaluation set of a language, as fingerprint material."""
+    return {name: entry for name, entry in eval_files(code).items() if name.split("/")[1] in SCORED_SPLITS}
+
+
+def scored_texts(code: str) -> dict:
+    """{"set/split:line": text} of the dev and test splits of every evaluation set of a language."""
+    from eval.datasets import read_labelled, resolve
+
+    texts = {}
+    for name, splits in sorted(language(code).eval_sets.items()):
+        for split, eval_file in sorted(splits.items()):
+            if split in SCORED_SPLITS:
+                data = read_labelled(resolve(eval_file, config.eval_root()), eval_file.sha256)
+                texts.update({f"{name}/{split}:{line}": text for line, text in enumerate(data.texts, 1)})
+    return texts
+
+
 def eval_texts(code: str):
     """Every text of a language's evaluation sets, all splits (none was used for training)."""
     from eval.datasets import read_labelled, resolve
@@ -74,16 +95,17 @@ def shard_files(ingested) -> list:
     return [ingested.path / s["file"] for s in read_json(ingested.path / "shards.json")]
 
 
-def language_texts(code: str, split, ingested) -> dict:
+def language_texts(code: str, split, ingested, with_eval: bool = True) -> dict:
     """A language's text that no stage trained on, from its Split and Ingest outputs:
     {"held-out": cleaned valid and test lines, "raw test": the raw source lines (before any
-    cleaning) of the test split, found through their refs, "eval": its evaluation sentences}."""
+    cleaning) of the test split, found through their refs, "eval": its evaluation sentences
+    (with `with_eval`)}."""
     from eval.tokenizer_report import read_lines
 
     test_refs = set(refs_path(split.path, "test").read_text(encoding="utf-8").split("\n"))
     texts = {"held-out": read_lines([split_path(split.path, "valid"), split_path(split.path, "test")]),
              "raw test": [text for ref, text in read_shards(shard_files(ingested)) if ref in test_refs]}
-    if language(code).eval_sets:
+    if with_eval and language(code).eval_sets:
         texts["eval"] = list(eval_texts(code))
     return texts
 

@@ -29,13 +29,15 @@ LANGS = "bo,mn,ug"
 # Instances of every stage task, each kind of instance once (a test fails when a task is added without one).
 SAMPLES = {
     "Ingest": {"lang": "bo"}, "TrainLangID": {}, "LangIDReport": {}, "IdentifyLanguage": {"lang": "bo", "shard": 0},
-    "Clean": {"lang": "bo", "shard": 0}, "Dedup": {"lang": "bo"}, "Split": {"lang": "bo"}, "StandInBase": {},
+    "Clean": {"lang": "bo", "shard": 0}, "Dedup": {"lang": "bo"}, "Decontaminate": {"lang": "bo"}, "Split": {"lang": "bo"},
+    "StandInBase": {},
     "RealSizeBase": {"size": "base"}, "TrainScriptTokenizer": {"script": "Tibt", "langs": "bo"},
     "MergeVocabulary": {"langs": LANGS}, "PruneVocabulary": {"langs": LANGS}, "InitCheckpoint": {"langs": LANGS},
     "BinarizeLanguage": {"lang": "bo", "vocab_langs": LANGS}, "SamplingPlan": {"langs": LANGS},
     "ContinuePretraining": {"langs": LANGS}, "CorpusReport": {"langs": LANGS}, "TokenizerReport": {"langs": LANGS},
     "ExportHF": {"langs": LANGS}, "ExportHF/base": {"langs": LANGS, "model": "base"},
     "EvaluateClassification": {"langs": LANGS, "lang": "bo"},
+    "EvaluateClassification/tncc": {"langs": LANGS, "lang": "bo", "eval_set": "tncc-title"},
     "EvaluateClassification/source": {"langs": LANGS, "model": "base", "lang": "zh"},
     "EvaluateClassification/random": {"langs": LANGS, "model": "random", "lang": "ug"},
     "BaselineClassification": {"langs": LANGS, "lang": "bo"},
@@ -110,7 +112,7 @@ def alternative(section: str, f, tmp_path) -> dict:
     if f.name == "base_vocab_dir":
         return {f.name: str(shutil.copytree(SHARED / "base" / "xlmr", tmp_path / "vocab-copy"))}
     return {f.name: {"salt": "another-salt", "standin_langs": "zh,ko", "report_langs": "zh", "source_lang": "yue",
-                     "eval_set": "another-set", "adam_betas": "(0.9,0.98)", "replay_langs": "ko", "lrs": "1e-4",
+                     "adam_betas": "(0.9,0.98)", "replay_langs": "ko", "lrs": "1e-4",
                      "batch_sizes": "8", "fasttext_lrs": "0.25", "fasttext_epochs": "5"}[f.name]}
 
 

@@ -150,6 +150,11 @@ class Identified:
         """Tasks whose fingerprints feed this one (default: the static requirements)."""
         return luigi.task.flatten(self.requires())
 
+    def handoff(self, known: dict) -> str:
+        """What the fingerprints of the tasks after it take from it: its own fingerprint (a stage
+        whose outputs may stay the same under a changed fingerprint passes on their content)."""
+        return self.fingerprint(known)
+
 
 class StageTask(Identified, luigi.Task):
     stage = None   # directory name under work_dir
@@ -202,7 +207,7 @@ class StageTask(Identified, luigi.Task):
         if self.task_id not in known:
             known[self.task_id] = fingerprint(self.stage, self.version, {name: module_version(name) for name in self.logic},
                                               self.settings(), self.external_inputs(),
-                                              [task.fingerprint(known) for task in self.upstream()])
+                                              [task.handoff(known) for task in self.upstream()])
         return known[self.task_id]
 
     def output_dir(self) -> Path:

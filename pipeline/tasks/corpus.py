@@ -1,5 +1,5 @@
-"""The corpus half: Ingest -> TrainLangID -> IdentifyLanguage -> Clean -> Dedup -> Split, and
-LangIDReport (the classifier's accuracy) beside it.
+"""The corpus half: Ingest -> TrainLangID -> IdentifyLanguage -> Clean -> Dedup -> Decontaminate ->
+Split, and LangIDReport (the classifier's accuracy) beside it.
 
 IdentifyLanguage and Clean run once per (language, shard); Dedup gathers a language's
 shards (as dynamic dependencies, since the shard count is known only after Ingest) and
@@ -11,11 +11,13 @@ from collections import Counter
 import luigi
 import pandas as pd
 
+from common.atomic import recorded_files
 from common.errors import InputError
 from common.jsonio import open_text, write_json
 from common.progress import Progress
 from corpus import lid
 from corpus.clean import clean_shard
+from corpus.decontaminate import DecontaminationSettings, EvaluationIndex, decontaminate
 from corpus.dedup import DedupSettings, dedup_language
 from corpus.filters import FilterSettings
 from corpus.ingest import IngestSettings, ingest_language, resolve_source
@@ -23,7 +25,7 @@ from corpus.lines import KEPT_FILE, totals
 from corpus.scripts import ScriptTable
 from corpus.split import SplitSettings, split_language
 from pipeline import config
-from pipeline.inputs import eval_files, eval_texts, language, script, shard_files
+from pipeline.inputs import eval_files, eval_texts, language, scored_files, scored_texts, script, shard_files
 from pipeline.tasks.base import ShardTask, StageTask
 
 log = logging.getLogger("luigi-interface")
@@ -237,6 +239,39 @@ class Dedup(StageTask):
         return {"lang": self.lang, "shards": len(outputs["clean"]), "funnel": funnel, **stats}
 
 
+class Decontaminate(StageTask):
+    """Remove the lines that overlap a text the evaluation scores on or selects with (the dev and
+    test splits of every set the language declares), so that no split file holds one
+    (corpus/decontaminate.py has the rule, docs/DECONTAMINATION.md its figures)."""
+    stage = "decontaminate"
+    logic = ("corpus.decontaminate",)
+    reads = (DecontaminationSettings,)
+    lang = luigi.Parameter()
+
+    def requires(self):
+        return Dedup(lang=self.lang)
+
+    def external_inputs(self):
+        return {"scored_files": scored_files(self.lang)}
+
+    def handoff(self, known: dict) -> str:
+        """What Split's fingerprint takes from it: once it is written, the content of its kept lines,
+        so that an evaluation set added, fixed or removed whose texts overlap no line changes no
+        split, vocabulary, model or export (only this stage reruns, a scan of the corpus). Before
+        that, its fingerprint: the stages after it are scheduled and, when they run, find their
+        outputs already made under the content."""
+        output = self.output()
+        if output.exists():
+            return "kept lines " + recorded_files(output.path)[KEPT_FILE]["sha256"]
+        return self.fingerprint(known)
+
+    def produce(self, tmp):
+        index = EvaluationIndex(scored_texts(self.lang), self.read(DecontaminationSettings))
+        with Progress(self.input().stats()["lines_kept"], f"decontaminate {self.lang}", self.report) as progress:
+            stats = decontaminate(sorted(self.input().path.glob("shard-*.tsv")), tmp, index, progress)
+        return {"lang": self.lang, **stats}
+
+
 class Split(StageTask):
     """Deterministic train/valid/test files for a language, by a hash of each line."""
     stage = "split"
@@ -245,11 +280,10 @@ class Split(StageTask):
     lang = luigi.Parameter()
 
     def requires(self):
-        return Dedup(lang=self.lang)
+        return Decontaminate(lang=self.lang)
 
     def produce(self, tmp):
-        deduped = self.input()
-        with Progress(deduped.stats()["lines_kept"], f"split {self.lang}", self.report) as progress:
-            stats = split_language(sorted(deduped.path.glob("shard-*.tsv")), tmp, self.read(SplitSettings),
-                                   progress)
+        kept = self.input()
+        with Progress(kept.stats()["lines_kept"], f"split {self.lang}", self.report) as progress:
+            stats = split_language([kept.path / KEPT_FILE], tmp, self.read(SplitSettings), progress)
         return {"lang": self.lang, **stats}

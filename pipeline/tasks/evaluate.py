@@ -11,6 +11,7 @@ EvaluationReport puts everything side by side. Settings: `[evaluation]` (CINO's 
 default; the profile's `[evaluation.<name>]` lists what it changes).
 """
 import logging
+from typing import NamedTuple
 
 import luigi
 
@@ -32,60 +33,88 @@ from training.profile import TrainSettings
 log = logging.getLogger("luigi-interface")
 MODELS = ("base", "cino", "random")   # random: the trained model's architecture and tokenizer, random weights
 SMALLER = ("pruned", "student")       # the trained model for the fine-tuning language, its student
+DEFAULT_SET = "sib200"
 
 
-def eval_split(code: str, split: str, profile):
-    """The Labelled data of split `split` of the profile's evaluation set for a language, or None."""
+def eval_split(code: str, split: str, eval_set: str):
+    """The Labelled data of split `split` of evaluation set `eval_set` of a language, or None."""
     from eval.datasets import read_labelled, resolve
 
-    eval_file = config.catalog().languages[code].eval_sets.get(profile.eval_set, {}).get(split)
+    eval_file = config.catalog().languages[code].eval_sets.get(eval_set, {}).get(split)
     return read_labelled(resolve(eval_file, config.eval_root()), eval_file.sha256) if eval_file else None
 
 
-def has_split(code: str, split: str, profile) -> bool:
-    return split in config.catalog().languages[code].eval_sets.get(profile.eval_set, {})
+def has_split(code: str, split: str, eval_set: str) -> bool:
+    return split in config.catalog().languages[code].eval_sets.get(eval_set, {})
 
 
-def test_split(code: str, profile):
+def test_split(code: str, eval_set: str):
     """The split a language is scored on: test, or dev where there is no test (then a share of
     train selects the recipe); None without either."""
-    return next((name for name in ("test", "dev") if has_split(code, name, profile)), None)
+    return next((name for name in ("test", "dev") if has_split(code, name, eval_set)), None)
 
 
-def fine_tuning_langs(langs, profile) -> list:
-    """The languages fine-tuned on: the source language (in-language and zero-shot), and every
-    language of the run with a training set and something to test on."""
+def evaluation_sets(langs, profile) -> list:
+    """Every evaluation set that a language of the run or the source language declares."""
+    catalog = config.catalog()
+    return sorted({name for code in {profile.source_lang, *langs} if code in catalog.languages
+                   for name in catalog.languages[code].eval_sets})
+
+
+def fine_tuning_langs(langs, profile, eval_set: str) -> list:
+    """The languages fine-tuned on set `eval_set`: the source language (in-language and
+    zero-shot), and every language of the run with a training set and something to test on."""
     candidates = {profile.source_lang, *langs}
     return sorted(code for code in candidates if code in config.catalog().languages
-                  and has_split(code, "train", profile) and test_split(code, profile))
+                  and has_split(code, "train", eval_set) and test_split(code, eval_set))
 
 
-def setting_data(lang: str, langs, profile) -> tuple:
-    """(train, dev or None, {test name: data}) of fine-tuning on `lang`: its own test data, and on
-    the source language also every other language of the run (zero-shot)."""
-    split = lambda code, name: eval_split(code, name, profile)  # noqa: E731
-    targets = [code for code in langs if code != lang and test_split(code, profile)] \
+class SettingData(NamedTuple):
+    train: object        # Labelled, capped at the profile's max_train_items
+    dev: object          # Labelled or None
+    tests: dict          # {test name: Labelled}
+    unseen: dict         # {test name: indices of its items not in the (whole) training split}
+    train_declared: int  # items of the set's training split
+
+
+def setting_data(lang: str, langs, profile, eval_set: str) -> SettingData:
+    """The data of fine-tuning on `lang` with set `eval_set`: its own
+    test data, and on the source language also every other language of the run that has the set
+    (zero-shot: the same set, the same labels). Training items beyond the profile's
+    `max_train_items` are left out, the last by hash (eval.datasets.capped)."""
+    from eval.datasets import capped, unseen_items
+
+    split = lambda code, name: eval_split(code, name, eval_set)  # noqa: E731
+    targets = [code for code in langs if code != lang and test_split(code, eval_set)] \
         if lang == profile.source_lang else []
-    tests = {f"{code}/{test_split(code, profile)}": split(code, test_split(code, profile)) for code in [lang, *targets]}
-    return split(lang, "train"), split(lang, "dev") if test_split(lang, profile) == "test" else None, tests
+    tests = {f"{code}/{test_split(code, eval_set)}": split(code, test_split(code, eval_set)) for code in [lang, *targets]}
+    dev = split(lang, "dev") if test_split(lang, eval_set) == "test" else None
+    train = split(lang, "train")   # unseen: measured against the whole training split, whatever the cap
+    return SettingData(capped(train, profile.max_train_items), dev, tests, unseen_items(train, tests), len(train))
 
 
 class _Setting(LanguageListTask):
-    """A task over one language's evaluation setting (`--lang`: the language fine-tuned on)."""
+    """A task over one language's setting of one evaluation set (`--lang`: the language fine-tuned
+    on; `--eval-set`: a set its manifest declares)."""
     lang = luigi.Parameter()
+    eval_set = luigi.Parameter(default=DEFAULT_SET, description="an evaluation set the manifests declare (eval:)")
 
     def _profile(self):
         profile = self.read(EvaluationProfile)
-        if self.lang not in fine_tuning_langs(self.langs, profile):
-            raise InputError("--lang", f"no '{profile.eval_set}' training and test data for {self.lang!r}",
+        if self.lang not in fine_tuning_langs(self.langs, profile, self.eval_set):
+            raise InputError("--lang", f"no '{self.eval_set}' training and test data for {self.lang!r}",
                              f"declare them under eval: in corpora_manifests/{self.lang}.yaml, or choose one of "
-                             f"{', '.join(fine_tuning_langs(self.langs, profile))}")
+                             f"{', '.join(fine_tuning_langs(self.langs, profile, self.eval_set)) or 'no language'}")
         return profile
+
+    def setting_scope(self) -> str:
+        return f"{list_scope(self.langs)}-{self.eval_set}-{self.lang}"
 
     def external_inputs(self):
         profile = self.read(EvaluationProfile)
         langs = [self.lang, *(self.langs if self.lang == profile.source_lang else ())]
-        return {"eval_sets": {code: eval_files(code) for code in sorted(set(langs))}}
+        return {"eval_sets": {code: {name: entry for name, entry in eval_files(code).items()
+                                     if name.split("/")[0] == self.eval_set} for code in sorted(set(langs))}}
 
 
 class EvaluateClassification(_Setting):
@@ -96,7 +125,7 @@ class EvaluateClassification(_Setting):
     model = luigi.ChoiceParameter(choices=MODELS + SMALLER, default="cino")
 
     def scope(self):
-        return f"{list_scope(self.langs)}-{self.model}-{self.lang}"
+        return f"{list_scope(self.langs)}-{self.model}-{self.eval_set}-{self.lang}"
 
     def requires(self):
         if self.model == "pruned":
@@ -112,17 +141,20 @@ class EvaluateClassification(_Setting):
 
         profile = self._profile()
         # the model pruned to one language reads no other: no zero-shot tests for it
-        train, dev, tests = setting_data(self.lang, [self.lang] if self.model == "pruned" else self.langs, profile)
+        data = setting_data(self.lang, [self.lang] if self.model == "pruned" else self.langs, profile, self.eval_set)
         chosen = profile_settings(profile)
-        with Progress(None, f"fine-tuning {self.model} on {self.lang}", self.report, unit="step") as progress:
-            result = evaluate(self.input().path, train, dev, tests, chosen["seeds"], chosen["base"], chosen["lrs"],
-                              chosen["batch_sizes"], profile.metric(self.lang == profile.source_lang), tmp,
-                              "random" if self.model == "random" else "pretrained", chosen["selection_percent"],
-                              progress)
-        result["model"] = self.model   # not the path: outputs stay byte-identical across work dirs
+        with Progress(None, f"fine-tuning {self.model} on {self.lang} ({self.eval_set})", self.report,
+                      unit="step") as progress:
+            result = evaluate(self.input().path, data.train, data.dev, data.tests, chosen["seeds"], chosen["base"],
+                              chosen["lrs"], chosen["batch_sizes"], profile.metric(self.lang == profile.source_lang),
+                              tmp, "random" if self.model == "random" else "pretrained", chosen["selection_percent"],
+                              progress, data.unseen)
+        result.update(model=self.model, eval_set=self.eval_set,   # not the path: byte-identical across work dirs
+                      train_cap={"cap": profile.max_train_items, "declared": data.train_declared,
+                                 "used": len(data.train)})
         write_json(tmp / "metrics.json", result)
-        return {"lang": self.lang, "model": self.model, "recipe": result["recipe"], "sweep": result["sweep"],
-                "tests": {name: row["aggregate"] for name, row in result["tests"].items()}}
+        return {"lang": self.lang, "model": self.model, "eval_set": self.eval_set, "recipe": result["recipe"],
+                "sweep": result["sweep"], "tests": {name: row["aggregate"] for name, row in result["tests"].items()}}
 
 
 class BaselineClassification(_Setting):
@@ -131,27 +163,28 @@ class BaselineClassification(_Setting):
     stage = "eval_baseline"
     logic = ("eval.fasttext_baseline",)
     preload = ("fasttext", "sklearn.metrics")
-    reads = (EvaluationProfile.only("source_lang", "eval_set", "seeds", "selection_percent", "fasttext_lrs",
-                                    "fasttext_epochs", "zero_shot_metric", "in_language_metric"),)
+    reads = (EvaluationProfile.only("source_lang", "seeds", "selection_percent", "fasttext_lrs", "fasttext_epochs",
+                                    "zero_shot_metric", "in_language_metric", "max_train_items"),)
 
     def scope(self):
-        return f"{list_scope(self.langs)}-{self.lang}"
+        return self.setting_scope()
 
     def produce(self, tmp):
         from eval.classify import check_labels, hold_out
         from eval.fasttext_baseline import fasttext_baseline
 
         profile = self._profile()
-        train, dev, tests = setting_data(self.lang, self.langs, profile)
-        own = {name: data for name, data in tests.items() if name.startswith(f"{self.lang}/")}
+        data = setting_data(self.lang, self.langs, profile, self.eval_set)
+        own = {name: test for name, test in data.tests.items() if name.startswith(f"{self.lang}/")}
+        train, dev = data.train, data.dev
         labels = check_labels(train, [d for d in (dev, *own.values()) if d is not None])
         if dev is None:
             train, dev = hold_out(train, profile.selection_percent)
-        self.report(10, f"fastText on {self.lang}")
+        self.report(10, f"fastText on {self.lang} ({self.eval_set})")
         result = {"fasttext": fasttext_baseline(train, dev, own, labels, profile.seeds, *profile.fasttext_grid(),
-                                                profile.metric(self.lang == profile.source_lang))}
+                                                profile.metric(self.lang == profile.source_lang), data.unseen)}
         write_json(tmp / "metrics.json", result)
-        return {"lang": self.lang, "recipe": result["fasttext"]["recipe"],
+        return {"lang": self.lang, "eval_set": self.eval_set, "recipe": result["fasttext"]["recipe"],
                 "tests": {name: row["aggregate"] for name, row in result["fasttext"]["tests"].items()}}
 
 
@@ -188,21 +221,24 @@ class EvaluationReport(LanguageListTask):
     """Every model and baseline on every setting and the masked-LM loss: evaluation.json and .md."""
     stage = "evaluation"
     logic = ("eval.report",)
-    reads = (EvaluationProfile.only("seeds", "zero_shot_metric", "in_language_metric", "source_lang", "eval_set"),
-             *REPLAYING)
+    reads = (EvaluationProfile.only("seeds", "zero_shot_metric", "in_language_metric", "source_lang"), *REPLAYING)
 
     def requires(self):
-        langs = fine_tuning_langs(self.langs, self.read(EvaluationProfile))
-        return {"classification": {f"{model}/{lang}": EvaluateClassification(langs=self.langs, model=model, lang=lang)
-                                   for model in MODELS for lang in langs},
-                "baselines": {lang: BaselineClassification(langs=self.langs, lang=lang) for lang in langs},
+        profile = self.read(EvaluationProfile)
+        settings = [(name, lang) for name in evaluation_sets(self.langs, profile)
+                    for lang in fine_tuning_langs(self.langs, profile, name)]
+        return {"classification": {f"{name}/{model}/{lang}": EvaluateClassification(langs=self.langs, model=model,
+                                                                                      lang=lang, eval_set=name)
+                                   for name, lang in settings for model in MODELS},
+                "baselines": {f"{name}/{lang}": BaselineClassification(langs=self.langs, lang=lang, eval_set=name)
+                              for name, lang in settings},
                 "mlm": {model: EvaluateMLM(langs=self.langs, model=model) for model in ("base", "cino")}}
 
     def produce(self, tmp):
         needs, profile = self.input(), self.read(EvaluationProfile)
         results = evaluation_results(
             {key: read_json(out.path / "metrics.json") for key, out in needs["classification"].items()},
-            {lang: read_json(out.path / "metrics.json") for lang, out in needs["baselines"].items()},
+            {key: read_json(out.path / "metrics.json") for key, out in needs["baselines"].items()},
             {model: out.stats()["languages"] for model, out in needs["mlm"].items()}, profile.seeds,
             profile.source_lang, kept_langs(self.langs, self.read(TrainSettings), profile),
             [code for code in training_langs(self.langs, self.read(TrainSettings), profile) if code not in self.langs],

@@ -16,7 +16,7 @@ from common.provenance import provenance_markdown
 from corpus.report import corpus_summary_markdown, read_corpus_table
 from eval.tokenizer_report import vocabulary_markdown
 from pipeline import config
-from pipeline.inputs import eval_files, language_texts, masked
+from pipeline.inputs import language_texts, masked
 from pipeline.tasks.base import FAIRSEQ, TRANSFORMERS, LanguageListTask, list_scope
 from pipeline.tasks.corpus import Ingest, Split
 from pipeline.tasks.report import CorpusReport
@@ -49,9 +49,6 @@ class ExportHF(LanguageListTask):
                          vocab=PruneVocabulary(langs=self.langs), plan=SamplingPlan(langs=self.langs))
         return needs
 
-    def external_inputs(self):
-        return {"eval_sets": {code: eval_files(code) for code in self.langs}}
-
     def produce(self, tmp):
         from training.hf_export import check_parity, export, parity
 
@@ -65,7 +62,8 @@ class ExportHF(LanguageListTask):
         seconds = time.time() - started   # in the log and work_dir/timings, not in stats.json (byte-identical outputs)
         texts = {}
         for code in self.langs:
-            for name, lines in language_texts(code, needs["splits"][code], needs["ingests"][code]).items():
+            # corpus text only: the evaluation sets are data of their own (adding one reruns no export)
+            for name, lines in language_texts(code, needs["splits"][code], needs["ingests"][code], False).items():
                 texts[f"{code}/{name}"] = lines
             texts[f"{code}/masked"] = masked(texts[f"{code}/held-out"][:200])
         self.report(40, "checking parity with fairseq")

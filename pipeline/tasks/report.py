@@ -13,7 +13,7 @@ from pipeline import config
 from pipeline.config import BaseModelSettings
 from pipeline.inputs import eval_files, language_texts
 from pipeline.tasks.base import LanguageListTask
-from pipeline.tasks.corpus import Dedup, Ingest, Split
+from pipeline.tasks.corpus import Decontaminate, Dedup, Ingest, Split
 from pipeline.tasks.vocab import MergeVocabulary, PruneVocabulary, base_model
 from vocab.codepoints import own_scripts
 
@@ -26,10 +26,12 @@ class CorpusReport(LanguageListTask):
     logic = ("corpus.report",)
 
     def requires(self):
-        return {code: {"dedup": Dedup(lang=code), "split": Split(lang=code)} for code in self.langs}
+        return {code: {"dedup": Dedup(lang=code), "decontaminate": Decontaminate(lang=code), "split": Split(lang=code)}
+                for code in self.langs}
 
     def produce(self, tmp):
-        per_language = {code: corpus_report.language_funnel(outs["dedup"].stats(), outs["split"].stats())
+        per_language = {code: corpus_report.language_funnel(outs["dedup"].stats(), outs["decontaminate"].stats(),
+                                                            outs["split"].stats())
                         for code, outs in self.input().items()}
         table, rejected = corpus_report.corpus_table(per_language), corpus_report.rejected_table(per_language)
         table.to_csv(tmp / "corpus.csv")

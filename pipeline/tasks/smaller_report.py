@@ -8,7 +8,7 @@ import luigi
 from common.jsonio import read_json
 from eval.protocol import EvaluationProfile
 from pipeline.tasks.base import LanguageListTask, list_scope
-from pipeline.tasks.evaluate import BaselineClassification, EvaluateClassification
+from pipeline.tasks.evaluate import DEFAULT_SET, BaselineClassification, EvaluateClassification
 from pipeline.tasks.export import ExportHF
 from pipeline.tasks.smaller import DistillStudent, PruneForLanguage
 from training.report import smaller_markdown, smaller_plot, with_retention
@@ -20,19 +20,21 @@ class SmallerModels(LanguageListTask):
     size. (CPU speed: bench/smaller_models.py, which measures it beside this report.)"""
     stage = "smaller_models"
     logic = ("training.report",)
-    reads = (EvaluationProfile.only("source_lang", "eval_set", "in_language_metric"),)
+    reads = (EvaluationProfile.only("source_lang", "in_language_metric"),)
     lang = luigi.Parameter()
+    eval_set = luigi.Parameter(default=DEFAULT_SET, description="the evaluation set the models are compared on")
 
     def scope(self):
-        return f"{list_scope(self.langs)}-{self.lang}"
+        return f"{list_scope(self.langs)}-{self.eval_set}-{self.lang}"
 
     def requires(self):
         # a language without evaluation data fails in EvaluateClassification, with a one-line error
         return {"models": {"cino": ExportHF(langs=self.langs), "pruned": PruneForLanguage(langs=self.langs, lang=self.lang),
                            "student": DistillStudent(langs=self.langs)},
-                "scores": {model: EvaluateClassification(langs=self.langs, model=model, lang=self.lang)
+                "scores": {model: EvaluateClassification(langs=self.langs, model=model, lang=self.lang,
+                                                         eval_set=self.eval_set)
                            for model in ("cino", "pruned", "student")},
-                "fasttext": BaselineClassification(langs=self.langs, lang=self.lang)}
+                "fasttext": BaselineClassification(langs=self.langs, lang=self.lang, eval_set=self.eval_set)}
 
     def produce(self, tmp):
         needs, metric = self.input(), self.read(EvaluationProfile).in_language_metric

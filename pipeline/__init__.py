@@ -5,7 +5,7 @@ Importing the package registers every Luigi task. The corpus logic lives in
 """
 from pipeline.exit_status import check_target_at_exit
 from pipeline.tasks.build import BuildCINO
-from pipeline.tasks.corpus import Clean, Dedup, IdentifyLanguage, Ingest, LangIDReport, Split, TrainLangID
+from pipeline.tasks.corpus import Clean, Decontaminate, Dedup, IdentifyLanguage, Ingest, LangIDReport, Split, TrainLangID
 from pipeline.tasks.evaluate import BaselineClassification, EvaluateClassification, EvaluateMLM, EvaluationReport
 from pipeline.tasks.export import ExportHF
 from pipeline.tasks.package import PackageModel
@@ -19,7 +19,7 @@ from pipeline.tasks.vocab import (ExternalBase, InitCheckpoint, MergeVocabulary,
 check_target_at_exit()
 
 __all__ = ["BaselineClassification", "BinarizeLanguage", "BuildCINO", "Clean", "ContinuePretraining", "CorpusReport",
-           "Dedup", "DistillStudent", "EvaluateClassification", "EvaluateMLM", "EvaluationReport", "ExportHF",
+           "Decontaminate", "Dedup", "DistillStudent", "EvaluateClassification", "EvaluateMLM", "EvaluationReport", "ExportHF",
            "ExternalBase", "IdentifyLanguage", "Ingest", "InitCheckpoint", "LangIDReport", "MergeVocabulary", "PackageModel",
            "PruneForLanguage", "PruneVocabulary", "RealSizeBase", "SamplingPlan", "SmallerModels", "Split",
            "StandInBase", "TokenizerReport", "TrainLangID", "TrainScriptTokenizer"]

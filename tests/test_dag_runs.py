@@ -64,14 +64,15 @@ def test_every_filtering_stage_accounts_for_every_line(reference):
         if rejected_tsv.exists():
             assert len(read_rejections(rejected_tsv)) == rejected, rejected_tsv
         checked += 1
-    assert checked >= 3 * 5  # ingest, langid, clean, dedup, split for each language
+    assert checked >= 3 * 6  # ingest, langid, clean, dedup, decontaminate, split for each language
     for lang in LANGS.split(","):
         (ingest,) = work.glob(f"ingest/{lang}-*/stats.json")
         (langid,) = work.glob(f"langid/{lang}-*/shard-00000/stats.json")
         (clean,) = work.glob(f"clean/{lang}-*/shard-00000/stats.json")
         (dedup,) = work.glob(f"dedup/{lang}-*/stats.json")
+        (decontaminate,) = work.glob(f"decontaminate/{lang}-*/stats.json")
         (split,) = work.glob(f"split/{lang}-*/stats.json")
-        chain = [read_json(p) for p in (ingest, langid, clean, dedup, split)]
+        chain = [read_json(p) for p in (ingest, langid, clean, dedup, decontaminate, split)]
         for before, after in zip(chain, chain[1:]):
             assert before["lines_kept"] == after["lines_in"]
         # Split keeps every line in exactly one of its files: count the files, not the stats.
@@ -158,7 +159,7 @@ def test_task_ids_do_not_depend_on_lang_order(mini_corpus):
 
 
 def test_changed_threshold_reruns_exactly_what_depends_on_it(tmp_path):
-    from pipeline import Clean, CorpusReport, Dedup, IdentifyLanguage, Ingest, Split, TrainLangID
+    from pipeline import Clean, CorpusReport, Decontaminate, Dedup, IdentifyLanguage, Ingest, Split, TrainLangID
 
     env = build_corpus(tmp_path, 400)
     work = Path(env["CINO_WORK_DIR"])
@@ -169,13 +170,14 @@ def test_changed_threshold_reruns_exactly_what_depends_on_it(tmp_path):
     with in_env(env):
         unchanged = [Ingest(lang="bo"), TrainLangID(), IdentifyLanguage(lang="bo", shard=0), Clean(lang="mn", shard=0),
                      Dedup(lang="mn"), Split(lang="mn")]
-        stale = [Clean(lang="bo", shard=0), Dedup(lang="bo"), Split(lang="bo"), CorpusReport(langs="bo,mn")]
+        stale = [Clean(lang="bo", shard=0), Dedup(lang="bo"), Decontaminate(lang="bo"), Split(lang="bo"),
+                 CorpusReport(langs="bo,mn")]
         assert all(task.complete() for task in unchanged)
         assert not any(task.complete() for task in stale)
         assert luigi.build([CorpusReport(langs="bo,mn")], local_scheduler=True, log_level="WARNING")
         assert Clean(lang="bo", shard=0).output().stats()["rejected"]["too_short"] > 0
     added = outputs(work) - before
-    assert sorted(p.parent.name for p in added) == ["clean", "corpus_report", "dedup", "split"]
+    assert sorted(p.parent.name for p in added) == ["clean", "corpus_report", "decontaminate", "dedup", "split"]
     assert all(p.name.startswith("bo") for p in added if p.parent.name != "corpus_report")
 
 

@@ -177,10 +177,12 @@ def test_the_fasttext_baseline_is_tuned_on_selection_data_and_reproducible():
     train, test = read_labelled(SIB / "zh" / "train.tsv"), read_labelled(SIB / "zh" / "dev.tsv")
     labels = check_labels(train, [test])
     train, select = hold_out(train)
-    runs = [fasttext_baseline(train, select, {"dev": test}, labels, 2, (0.1, 1.0), (50,), "macro_f1") for _ in range(2)]
+    runs = [fasttext_baseline(train, select, {"dev": test}, labels, 2, (0.1, 1.0), (50,), "macro_f1", {"dev": [0, 1, 2]})
+            for _ in range(2)]
     assert runs[0] == runs[1]
     assert runs[0]["recipe"]["lr"] == max(runs[0]["sweep"], key=lambda r: r["select"]["macro_f1"])["lr"]
     assert runs[0]["tests"]["dev"]["aggregate"]["macro_f1"]["mean"] > 0.5   # fastText learns SIB-200 zh
+    assert runs[0]["tests"]["dev"]["unseen"]["items"] == 3   # scored apart: the items at the indices given
 
 
 @pytest.mark.parametrize("change,problem", [
@@ -221,9 +223,16 @@ def test_every_model_and_baseline_on_every_setting_and_the_kept_language(outputs
 
 def _metrics(mean: float, std: float, majority: float = 0.1) -> dict:
     aggregate = {m: {"mean": mean, "std": std} for m in ("accuracy", "macro_f1", "weighted_f1")}
+    scored = {"aggregate": aggregate, "majority_baseline": {m: majority for m in aggregate}}
     return {"train_items": 10, "selection": "dev", "select_metric": "macro_f1", "recipe": {"lr": 1e-3, "batch_size": 16},
             "runs": [{"best_epoch": 1}], "sweep": [],
-            "tests": {"bo/dev": {"aggregate": aggregate, "majority_baseline": {m: majority for m in aggregate}}}}
+            "tests": {"bo/dev": {**scored, "items": 20, "unseen": {"items": 15, **scored}}}}
+
+
+def _fasttext(mean: float) -> dict:
+    aggregate = {m: {"mean": mean, "std": 0.0} for m in ("accuracy", "macro_f1")}
+    return {"fasttext": {"recipe": {"lr": 0.5, "epoch": 50}, "sweep": [],
+                         "tests": {"bo/dev": {"aggregate": aggregate, "unseen": {"aggregate": aggregate}}}}}
 
 
 @pytest.mark.parametrize("base,cino,within,learned", [((0.50, 0.05), (0.60, 0.02), False, True),
@@ -234,10 +243,9 @@ def test_a_delta_within_the_two_spreads_is_noise_and_a_score_near_the_majority_d
                                                                                               learned):
     from eval.report import evaluation_results
 
-    fasttext = {"fasttext": {"recipe": {"lr": 0.5, "epoch": 50}, "sweep": [],
-                             "tests": {"bo/dev": {"aggregate": {"macro_f1": {"mean": 0.6, "std": 0.0}}}}}}
-    results = evaluation_results({"base/bo": _metrics(*base), "cino/bo": _metrics(*cino), "random/bo": _metrics(0.3, 0.1)},
-                                 {"bo": fasttext}, {}, 3, "zh", [], [], {"in_language": "macro_f1", "zero_shot": "weighted_f1"})
+    fasttext = _fasttext(0.6)
+    results = evaluation_results({"sib200/base/bo": _metrics(*base), "sib200/cino/bo": _metrics(*cino), "sib200/random/bo": _metrics(0.3, 0.1)},
+                                 {"sib200/bo": fasttext}, {}, 3, "zh", [], [], {"in_language": "macro_f1", "zero_shot": "weighted_f1"})
     (row,) = results["in_language"]
     assert row["within_spread"] is within and row["delta"] == pytest.approx(cino[0] - base[0])
     assert row["cino"]["learned"] is learned and row["fasttext"]["learned"] is True
@@ -258,10 +266,9 @@ def test_the_report_is_self_contained_with_plots_and_says_what_is_noise(outputs)
 def test_a_gain_between_models_that_did_not_learn_is_not_counted_as_a_gain():
     from eval.report import evaluation_markdown, evaluation_results
 
-    fasttext = {"fasttext": {"recipe": {"lr": 0.5, "epoch": 50}, "sweep": [],
-                             "tests": {"bo/dev": {"aggregate": {"macro_f1": {"mean": 0.6, "std": 0.0}}}}}}
-    results = evaluation_results({"base/bo": _metrics(0.10, 0.0, 0.3), "cino/bo": _metrics(0.25, 0.0, 0.3),
-                                  "random/bo": _metrics(0.2, 0.0, 0.3)}, {"bo": fasttext},
+    fasttext = _fasttext(0.6)
+    results = evaluation_results({"sib200/base/bo": _metrics(0.10, 0.0, 0.3), "sib200/cino/bo": _metrics(0.25, 0.0, 0.3),
+                                  "sib200/random/bo": _metrics(0.2, 0.0, 0.3)}, {"sib200/bo": fasttext},
                                  {"cino": {}, "base": {}}, 3, "zh", [], [],
                                  {"in_language": "macro_f1", "zero_shot": "weighted_f1"})
     markdown = evaluation_markdown(results)

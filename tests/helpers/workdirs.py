@@ -13,7 +13,7 @@ from pathlib import Path
 IN_PLACE = ("timings",)   # top-level dirs rewritten in place: left out of clones
 
 
-CORPUS_HALF = ("ingest", "langid_model", "langid", "clean", "dedup", "split")
+CORPUS_HALF = ("ingest", "langid_model", "langid", "clean", "dedup", "decontaminate", "split")
 
 
 def clone_work(source: Path, target: Path, leave_out=(), only=None) -> Path:

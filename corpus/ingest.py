@@ -10,6 +10,11 @@ the document and its line: provenance for every later rejection). In text and JS
 sources, BOM and CRLF line ends are removed and counted; NUL bytes, invalid UTF-8 beyond the
 source's `max_invalid_lines`, a sha256 mismatch, a truncated or corrupt compressed stream and
 an empty source are errors.
+
+A script whose legacy encoding has a converter (Menksoft for traditional Mongolian,
+corpus/menksoft.py) has its lines converted here, before language ID and cleaning: each
+converted line is counted (`converted_legacy`) and its original kept in `legacy.tsv` under its
+ref; a line with a code the converter has no reading for is rejected (`legacy_unconvertible`).
 """
 import os
 import shutil
@@ -25,11 +30,14 @@ from common.jsonio import open_text
 from common.settings import Settings, setting
 from corpus import formats
 from corpus.formats import HashingReader, Item
-from corpus.lines import REJECTED_FILE, Ledger, RejectionLog, totals
+from corpus import menksoft
+from corpus.lines import REJECTED_FILE, Ledger, RejectionLog, totals, write_pair
 
 # What the stages that run this module write changes with it: bump VERSION with any change that
 # can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
-VERSION = 1
+VERSION = 2   # 2: legacy encodings converted
+LEGACY_FILE = "legacy.tsv"   # ref<TAB>the line as the source had it, for every line Ingest converted
+LEGACY_COUNTS = ("converted_legacy", "private_use_removed")
 
 
 @dataclass(frozen=True)
@@ -164,10 +172,38 @@ def _items(reader: HashingReader, path, source, manifest: str, settings: IngestS
         raise formats.damaged(path, kind, f"after item {count}", exc)
 
 
+def legacy_converter(script, separator: str):
+    """The line converter of the script's legacy encoding ((text) -> (text, converted, private-use
+    characters removed)), or None where it has none: Menksoft is the one with a converter."""
+    if script.legacy_name != "Menksoft":
+        return None
+    ranges = tuple(script.legacy_ranges)
+    return lambda text: menksoft.convert_line(text, separator, ranges)
+
+
+def _converted(item: Item, legacy, ledger: Ledger, originals):
+    """The item's text with its legacy encoding converted (the original to legacy.tsv), or None
+    where a code has no reading: the line is rejected, naming it."""
+    try:
+        text, converted, removed = legacy(item.text)
+    except menksoft.Unconvertible as error:
+        ledger.reject(item.ref, item.text, "legacy_unconvertible",
+                      f"{error}; fix: replace that character in the source (or remove the line), or convert "
+                      f"the text with a converter that knows it before ingesting")
+        return None
+    ledger.count("converted_legacy", converted)
+    ledger.count("private_use_removed", removed)
+    if text != item.text:
+        write_pair(originals, item.ref, item.text)
+    return text
+
+
 def read_source(path: Path, source, manifest: str, writer: ShardWriter, ledger: Ledger, settings: IngestSettings,
-                progress=None) -> dict:
+                progress=None, legacy=None, originals=None) -> dict:
     """Stream one source into the shard writer, counting into `ledger`; returns what is not a
-    line count (bytes, sha256, invalid sequences, BOM and CRLF tallies, pages read and skipped)."""
+    line count (bytes, sha256, invalid sequences, BOM and CRLF tallies, pages read and skipped).
+    `legacy`: the script's legacy converter (legacy_converter), originals of converted lines to
+    `originals`."""
     facts = Counter()
     with open(path, "rb") as raw:
         reader = HashingReader(raw)
@@ -177,8 +213,10 @@ def read_source(path: Path, source, manifest: str, writer: ShardWriter, ledger: 
             if item.reason:
                 ledger.reject(item.ref, item.text, item.reason, item.detail)
             elif item.text.strip():
-                ledger.keep(item.text)
-                writer.write(item.ref, item.text)
+                text = _converted(item, legacy, ledger, originals) if legacy else item.text
+                if text is not None:
+                    ledger.keep(item.text, text)
+                    writer.write(item.ref, text)
             else:
                 ledger.reject(item.ref, item.text, "empty")
             if progress:
@@ -194,20 +232,22 @@ def read_source(path: Path, source, manifest: str, writer: ShardWriter, ledger: 
             "invalid_sequences": 0, **facts}
 
 
-def ingest_language(lang, paths, out_dir: Path, settings: IngestSettings, progress=None) -> dict:
-    """Read every source of `lang` (resolved `paths`, same order) into out_dir/shard-NNNNN.tsv;
-    returns {"stats": ..., "shards": [{index, file, lines, bytes}]}."""
+def ingest_language(lang, paths, out_dir: Path, settings: IngestSettings, progress=None, legacy=None) -> dict:
+    """Read every source of `lang` (resolved `paths`, same order) into out_dir/shard-NNNNN.tsv,
+    its lines converted by `legacy` (legacy_converter) where its script has one; returns
+    {"stats": ..., "shards": [{index, file, lines, bytes}]}."""
     writer = ShardWriter(out_dir, settings.shard_bytes)
     per_source = {}
-    with RejectionLog(out_dir / REJECTED_FILE) as rejections:
+    with RejectionLog(out_dir / REJECTED_FILE) as rejections, open_text(out_dir / LEGACY_FILE, "w") as originals:
         for source, path in zip(lang.sources, paths):
             ledger = Ledger(rejections)
-            facts = read_source(Path(path), source, lang.manifest, writer, ledger, settings, progress)
+            facts = read_source(Path(path), source, lang.manifest, writer, ledger, settings, progress, legacy,
+                                originals)
             per_source[source.id] = {**ledger.as_stats(), **facts}
     writer.close()
     summary = totals(per_source.values())
-    for key in ("bytes", "bom", "crlf_lines", "invalid_lines", "invalid_sequences"):
-        summary[key] = sum(stats[key] for stats in per_source.values())
+    for key in ("bytes", "bom", "crlf_lines", "invalid_lines", "invalid_sequences", *LEGACY_COUNTS):
+        summary[key] = sum(stats.get(key, 0) for stats in per_source.values())
     summary.update(lang=lang.code, sources=per_source, shards=len(writer.shards),
                    source_bytes=sum(Path(p).stat().st_size for p in paths))
     return {"stats": summary, "shards": writer.shards}

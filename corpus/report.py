@@ -10,7 +10,7 @@ from common.markdown import table as markdown_table
 
 # What the stages that run this module write changes with it: bump VERSION with any change that
 # can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
-VERSION = 2   # 2: the decontamination stage in the funnel
+VERSION = 3   # 2: the decontamination stage in the funnel; 3: legacy encodings converted, per source
 
 
 FUNNEL_STAGES = ("ingest", "langid", "clean", "dedup", "decontaminate")
@@ -51,9 +51,26 @@ def rejected_table(per_language: dict) -> pd.DataFrame:
                         index=pd.Index(list(rows), name="lang"), columns=columns)
 
 
-def corpus_markdown(table: pd.DataFrame, rejected: pd.DataFrame) -> str:
+def legacy_table(ingest_stats: dict) -> pd.DataFrame:
+    """Per language and source with any: lines converted from a legacy encoding (Menksoft),
+    private-use characters removed, lines rejected as unconvertible (from Ingest's stats)."""
+    rows = {(code, source): {"converted_legacy": stats.get("converted_legacy", 0),
+                             "private_use_removed": stats.get("private_use_removed", 0),
+                             "legacy_unconvertible": stats["rejected"].get("legacy_unconvertible", 0)}
+            for code, ingest in sorted(ingest_stats.items()) for source, stats in ingest["sources"].items()}
+    rows = {key: row for key, row in rows.items() if any(row.values())}
+    index = pd.MultiIndex.from_tuples(list(rows), names=["lang", "source"]) if rows else \
+        pd.MultiIndex.from_tuples([], names=["lang", "source"])
+    return pd.DataFrame(list(rows.values()), index=index,
+                        columns=["converted_legacy", "private_use_removed", "legacy_unconvertible"])
+
+
+def corpus_markdown(table: pd.DataFrame, rejected: pd.DataFrame, legacy: pd.DataFrame) -> str:
+    converted = markdown_table(legacy) if len(legacy) else "None: no source has legacy-encoded lines."
     return ("# Corpus: lines and characters in and kept, stage by stage\n\n" + markdown_table(table)
-            + "\n\n## Rejected lines by stage and reason\n\n" + markdown_table(rejected) + "\n")
+            + "\n\n## Rejected lines by stage and reason\n\n" + markdown_table(rejected)
+            + "\n\n## Legacy encodings converted at ingest (Menksoft to Unicode; corpus/menksoft.py)\n\n"
+            + converted + "\n")
 
 
 def corpus_summary_markdown(table: pd.DataFrame) -> str:

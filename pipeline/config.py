@@ -32,6 +32,7 @@ from corpus.decontaminate import DecontaminationSettings
 from corpus.dedup import DedupSettings
 from corpus.filters import FilterSettings
 from corpus.ingest import IngestSettings
+from corpus.menksoft import MenksoftSettings
 from corpus.lid import FastTextSettings, SeedSettings
 from corpus.manifest import load_catalog
 from corpus.split import SplitSettings
@@ -74,6 +75,7 @@ class BaseModelSettings(Settings):
 SECTIONS = {
     "cino": (PathSettings,),
     "ingest": (IngestSettings,),
+    "menksoft": (MenksoftSettings,),
     "lid": (SeedSettings, FastTextSettings),
     "filters": (FilterSettings,),
     "dedup": (DedupSettings,),

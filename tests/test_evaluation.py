@@ -203,16 +203,22 @@ def test_bad_test_labels_are_one_clear_error(outputs, tmp_path, change, problem)
 def test_every_model_and_baseline_on_every_setting_and_the_kept_language(outputs):
     results = outputs["evaluation"].stats()["results"]
     assert results["source"] == "zh" and results["kept"] == ["zh"] and results["seeds"] == 3
-    assert [(row["lang"], row["evaluated_on"]) for row in results["in_language"]] == [("bo", "dev"), ("ug", "dev"),
-                                                                                     ("zh", "dev")]
-    assert [(row["lang"], row["source"]) for row in results["zero_shot"]] == [("bo", "zh"), ("ug", "zh")]
+    assert results["sets"] == ["sib200", "tncc-title"]
+    assert [(row["set"], row["lang"], row["evaluated_on"]) for row in results["in_language"]] == \
+        [("sib200", "bo", "dev"), ("sib200", "ug", "dev"), ("sib200", "zh", "dev"), ("tncc-title", "bo", "dev")]
+    assert [(row["lang"], row["source"]) for row in results["zero_shot"]] == [("bo", "zh"), ("ug", "zh")]   # SIB-200 only
+    (tncc,) = [row for row in results["in_language"] if row["set"] == "tncc-title"]
+    assert (tncc["train_items"]["used"], tncc["train_items"]["declared"]) == (800, 7422)   # luigi-test.cfg caps it
+    assert 0.05 < tncc["in_train"] / tncc["items"] < 0.2   # TNCC repeats train titles in dev (93 of 927)
+    assert tncc["unseen"] is not None and 0 <= tncc["unseen"]["cino"]["mean"] <= 1
     for row in results["in_language"] + results["zero_shot"]:
         for model in ("random", "base", "cino"):
             assert 0.0 <= row[model]["mean"] <= 1.0 and row[model]["std"] >= 0.0 and "learned" in row[model]
         assert row["metric"] == ("macro_f1" if row in results["in_language"] else "weighted_f1")
     assert all(row["fasttext"]["mean"] > 0.3 for row in results["in_language"])   # the bar to clear
-    assert {(r["lang"], r["model"]) for r in results["recipes"]} == \
-        {(lang, model) for lang in ("bo", "ug", "zh") for model in ("random", "base", "cino", "fasttext")}
+    assert {(r["set"], r["lang"], r["model"]) for r in results["recipes"]} == \
+        {(name, lang, model) for name, lang in (("sib200", "bo"), ("sib200", "ug"), ("sib200", "zh"), ("tncc-title", "bo"))
+         for model in ("random", "base", "cino", "fasttext")}
     assert all(len(r["sweep"]) == 2 for r in results["recipes"])   # tests/luigi-test.cfg: two learning rates (fastText: two epochs)
     mlm = results["mlm"]
     assert sorted(mlm) == ["bo", "mn", "ug", "zh"]   # the kept language's loss: what training cost it

@@ -20,7 +20,8 @@ from corpus.clean import clean_shard
 from corpus.decontaminate import DecontaminationSettings, EvaluationIndex, decontaminate
 from corpus.dedup import DedupSettings, dedup_language
 from corpus.filters import FilterSettings
-from corpus.ingest import IngestSettings, ingest_language, resolve_source
+from corpus.ingest import IngestSettings, ingest_language, legacy_converter, resolve_source
+from corpus.menksoft import SEPARATORS, MenksoftSettings
 from corpus.lines import KEPT_FILE, totals
 from corpus.scripts import ScriptTable
 from corpus.split import SplitSettings, split_language
@@ -34,24 +35,33 @@ log = logging.getLogger("luigi-interface")
 class Ingest(StageTask):
     """Resolve, verify (sha256) and decode a language's sources into shards."""
     stage = "ingest"
-    logic = ("corpus.ingest",)
+    logic = ("corpus.ingest", "corpus.menksoft")
     lang = luigi.Parameter()
-
-    reads = (IngestSettings,)
+    reads = (IngestSettings, MenksoftSettings)
 
     def requires(self):
         return []
 
+    def settings(self) -> dict:
+        """The Menksoft setting only for a script whose legacy encoding is converted: changing it
+        reruns Mongolian's corpus, not every language's."""
+        read = super().settings()
+        return read if self._legacy() else {k: v for k, v in read.items() if k != "menksoft"}
+
+    def _legacy(self):
+        return legacy_converter(script(self.lang), SEPARATORS[self.read(MenksoftSettings).suffix_separator])
+
     def external_inputs(self):
         return {"sources": [{"id": s.id, "sha256": s.sha256, "format": s.format, "text_field": s.text_field,
-                             "id_field": s.id_field, "keep_rows": s.keep_rows} for s in language(self.lang).sources]}
+                             "id_field": s.id_field, "keep_rows": s.keep_rows} for s in language(self.lang).sources],
+                "legacy": [script(self.lang).legacy_name, script(self.lang).legacy_ranges]}
 
     def produce(self, tmp):
         lang = language(self.lang)
         paths = [resolve_source(s, lang.manifest, config.data_root(), config.mirror_dir(), config.download_cache())
                  for s in lang.sources]
         with Progress(None, f"ingest {lang.code}", self.report) as progress:
-            result = ingest_language(lang, paths, tmp, self.read(IngestSettings), progress)
+            result = ingest_language(lang, paths, tmp, self.read(IngestSettings), progress, self._legacy())
         write_json(tmp / "shards.json", result["shards"])
         return result["stats"]
 

@@ -26,7 +26,8 @@ class CorpusReport(LanguageListTask):
     logic = ("corpus.report",)
 
     def requires(self):
-        return {code: {"dedup": Dedup(lang=code), "decontaminate": Decontaminate(lang=code), "split": Split(lang=code)}
+        return {code: {"ingest": Ingest(lang=code), "dedup": Dedup(lang=code), "decontaminate": Decontaminate(lang=code),
+                       "split": Split(lang=code)}
                 for code in self.langs}
 
     def produce(self, tmp):
@@ -34,11 +35,15 @@ class CorpusReport(LanguageListTask):
                                                             outs["split"].stats())
                         for code, outs in self.input().items()}
         table, rejected = corpus_report.corpus_table(per_language), corpus_report.rejected_table(per_language)
+        legacy = corpus_report.legacy_table({code: outs["ingest"].stats() for code, outs in self.input().items()})
         table.to_csv(tmp / "corpus.csv")
         rejected.to_csv(tmp / "rejected.csv")
+        legacy.to_csv(tmp / "legacy.csv")
         with open_text(tmp / "corpus.md", "w") as handle:
-            handle.write(corpus_report.corpus_markdown(table, rejected))
-        return {"languages": list(self.langs), "per_language": per_language}
+            handle.write(corpus_report.corpus_markdown(table, rejected, legacy))
+        return {"languages": list(self.langs), "per_language": per_language,
+                "converted_legacy": {f"{code}/{source}": int(row["converted_legacy"])
+                                     for (code, source), row in legacy.iterrows()}}
 
 
 class TokenizerReport(LanguageListTask):

@@ -7,6 +7,8 @@ For each language with evaluation sets and each (min_units, run_units), the line
 shipped corpus (as read, before any stage) that the rule removes:
 - for the texts it must catch: the dev splits (TNCC-title and SIB-200), with how many of their
   items matched; TNCC-title's train titles beside them, to show how often real titles recur;
+- for the other languages written in the same script (their corpora train the same model), the
+  dev splits of their SIB-200 sets, which Decontaminate checks too;
 - for texts it must not catch: SIB-200 dev and train sentences (FLORES: no shipped corpus holds
   them, so every line they remove is a wrong catch), and TNCC-title's dev titles with their
   syllables shuffled (the same units in an order no text has: chance matches).
@@ -95,6 +97,10 @@ def main() -> None:
         units = [text_units(line) for line in lines]
         sets = {"sib200 dev": texts(f"sib200/{lang}/dev.tsv"),
                 "sib200 dev+train (must not match)": texts(f"sib200/{lang}/dev.tsv") + texts(f"sib200/{lang}/train.tsv")}
+        script = CATALOG.languages[lang].script
+        for other in sorted(code for code, language in CATALOG.languages.items()
+                            if code != lang and language.script == script and language.eval_sets):
+            sets[f"{other} sib200 dev (same script)"] = texts(f"sib200/{other}/dev.tsv")
         if lang == "bo":
             sets = {"tncc-title dev": texts("tncc-title/dev.tsv"), "tncc-title train": texts("tncc-title/train.tsv"),
                     "tncc-title dev shuffled (must not match)": shuffled(texts("tncc-title/dev.tsv")), **sets}

@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from common.jsonio import read_json  # noqa: E402
+from eval.report import cap_note  # noqa: E402
 
 
 def machine() -> str:
@@ -45,8 +46,8 @@ def stage_seconds(work: Path, since: float) -> dict:
 
 def findings(results: dict) -> list:
     """The questions the experiment asks, answered from evaluation.json."""
-    def row(kind, lang):
-        return next((r for r in results[kind] if r["lang"] == lang), None)
+    def row(kind, lang):   # SIB-200: the set the source language shares with the others
+        return next((r for r in results[kind] if r["lang"] == lang and r["set"] == "sib200"), None)
 
     def value(cell):
         return f"{cell['mean']:.3f} ± {cell['std']:.3f}"
@@ -64,7 +65,7 @@ def findings(results: dict) -> list:
         lines.append(f"- {r['set']}, {r['lang']} in-language ({r['metric']}): trained {value(r['cino'])}, base "
                      f"{value(r['base'])}, random init {value(r['random'])}, fastText {value(r['fasttext'])}, majority "
                      f"{r['majority']:.3f}: trained − base {r['delta']:+.3f} ({verdict}); trained − fastText "
-                     f"{r['cino']['mean'] - r['fasttext']['mean']:+.3f}.")
+                     f"{r['cino']['mean'] - r['fasttext']['mean']:+.3f}." + (f" {cap_note(r)}" if cap_note(r) else ""))
     if source:
         mlm = results["mlm"].get(results["source"], {})
         lines.append(f"- Forgetting ({results['source']}, kept): in-language trained − base {source['delta']:+.3f}"

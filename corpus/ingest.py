@@ -172,10 +172,15 @@ def _items(reader: HashingReader, path, source, manifest: str, settings: IngestS
         raise formats.damaged(path, kind, f"after item {count}", exc)
 
 
+def has_converter(script) -> bool:
+    """Whether the script's legacy encoding has a converter: Menksoft is the one that has."""
+    return script.legacy_name == "Menksoft"
+
+
 def legacy_converter(script, separator: str):
     """The line converter of the script's legacy encoding ((text) -> (text, converted, private-use
-    characters removed)), or None where it has none: Menksoft is the one with a converter."""
-    if script.legacy_name != "Menksoft":
+    characters removed)), or None where it has none."""
+    if not has_converter(script):
         return None
     ranges = tuple(script.legacy_ranges)
     return lambda text: menksoft.convert_line(text, separator, ranges)

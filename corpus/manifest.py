@@ -22,6 +22,7 @@ SCRIPTS_FILE = "scripts.yaml"
 CODE_RE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]+)?$")
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 SOURCE_ID_RE = re.compile(r"^[A-Za-z0-9_.-]+$")   # refs are `source:line`
+SET_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")   # evaluation set names: paths, parameters, "set/split" keys
 MARKUP = ("wiki", "html", "gettext")
 
 
@@ -313,6 +314,10 @@ def load_language(path: Path, scripts: dict) -> Language:
                                  f"source listed twice (same {key[0]} as sources[{seen[key]}])", "remove the duplicate entry")
             seen[key] = i
     evals = doc.sub("eval")
+    for name in evals.doc:   # a set's name goes into paths, Luigi parameters and "set/split" keys
+        if not isinstance(name, str) or not SET_NAME.fullmatch(name):
+            raise InputError(evals._at(str(name)), f"bad evaluation set name {name!r}",
+                             "use lower-case letters, digits, '.', '_' and '-' (e.g. 'tncc-title')")
     eval_sets = {name: _load_eval_set(evals.sub(name)) for name in evals.doc}
     return Language(
         code=code, name=doc.get("name", str, required=True), script=script,

@@ -32,11 +32,18 @@ def learned(model: dict, majority: float) -> bool:
 
 def unseen_scores(train, test, indices: list, predictions: list, labels: list) -> dict:
     """Scores on the test items at `indices` only (those not in the training split), for every
-    seed's `predictions` of the whole test: {"items", "aggregate", "majority_baseline"}."""
+    seed's `predictions` of the whole test: {"items", "aggregate", "majority_baseline"}. The
+    averages are over the labels the part has or a run predicts: a label absent from the part
+    would add an F1 of 0 to the macro average of a perfect classifier."""
     from eval.datasets import subset
 
-    part = subset(test, indices)
-    runs = [scores(list(part.labels), [predicted[i] for i in indices], labels) for predicted in predictions] \
-        if indices else []
-    return {"items": len(indices), "aggregate": aggregate(runs) if runs else None,
-            "majority_baseline": majority_baseline(train, part, labels) if indices else None}
+    if not indices:
+        return {"items": 0, "aggregate": None, "majority_baseline": None}
+    gold = list(subset(test, indices).labels)
+
+    def on_part(guesses: list) -> dict:
+        return scores(gold, guesses, [label for label in labels if label in {*gold, *guesses}])
+
+    most = majority_baseline(train, test, labels)["label"]
+    return {"items": len(indices), "aggregate": aggregate([on_part([run[i] for i in indices]) for run in predictions]),
+            "majority_baseline": {"label": most, **on_part([most] * len(gold))}}

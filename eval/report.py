@@ -34,6 +34,13 @@ def _cells(runs: dict, fasttext: dict, metric: str, part=lambda row: row) -> dic
     return cells
 
 
+def _train_items(metrics: dict) -> dict:
+    """What the set's training split gave the fine-tuning: {"declared", "cap", "used" (after the
+    cap), "trained" (after selection data was held out of it)}."""
+    cap = metrics.get("train_cap") or {}
+    return {**cap, "trained": metrics["train_items"]}
+
+
 def _row(metrics: dict, name: str, test: str, metric: str, fasttext: dict = None) -> dict:
     """One test of one setting of set `name`: every model's {mean, std, learned} on `metric` and on
     accuracy, the baselines, the delta; and how many items are in the training split too (leakage),
@@ -44,7 +51,7 @@ def _row(metrics: dict, name: str, test: str, metric: str, fasttext: dict = None
     row = {"set": name, "lang": test.split("/")[0], "evaluated_on": test.split("/")[1], "metric": metric,
            "selection": metrics["cino"]["selection"], "items": tests["cino"]["items"],
            "in_train": tests["cino"]["items"] - unseen["items"],
-           "train_items": metrics["cino"].get("train_cap"), **_cells(tests, baseline, metric),
+           "train_items": _train_items(metrics["cino"]), **_cells(tests, baseline, metric),
            "accuracy": _cells(tests, baseline, "accuracy"),
            "unseen": _cells(tests, baseline, metric, lambda row: row["unseen"]) if unseen["items"] else None}
     base, cino = row["base"], row["cino"]
@@ -100,20 +107,26 @@ def _label(row: dict, results: dict) -> str:
                    else " (kept)" if lang in results["kept"] else "")
 
 
-def _cap(row: dict) -> str:
-    """Where the profile capped the training items, what it kept of what the set has."""
-    cap = row["train_items"]
-    return f" (trained on {cap['used']:,} of its {cap['declared']:,} training items)" \
-        if cap and cap["used"] < cap["declared"] else ""
+def cap_note(row: dict) -> str:
+    """Where the profile capped the training items of a row's setting, what it kept: a sentence, or ""."""
+    items = row["train_items"]
+    if not items.get("declared") or items["used"] >= items["declared"]:
+        return ""
+    held = items["used"] - items["trained"]
+    return (f"{row['set']}, {row['lang']}: training items capped by the profile (max_train_items) at "
+            f"{items['used']:,} of the set's {items['declared']:,}" +
+            (f", of which {items['trained']:,} fine-tune and {held:,} select the recipe." if held else "."))
 
 
 def _set_markdown(name: str, rows: list, results: dict) -> list:
     metric = results["metrics"]["in_language"]
-    lines = [f"### {name}: in-language ({metric})\n",
+    caps = [cap_note(row) for row in rows if cap_note(row)]
+    lines = [f"### {name}: in-language ({metric})\n", *([" ".join(caps) + " Every table of this set is on these runs.\n"]
+                                                       if caps else []),
              "| language | evaluated on | items | majority | fastText | random init | base | trained | trained − base | |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for row in rows:
-        lines.append(f"| {_label(row, results)} | {row['evaluated_on']}{_cap(row)} | {row['items']} | "
+        lines.append(f"| {_label(row, results)} | {row['evaluated_on']} | {row['items']} | "
                      f"{row['majority']:.3f} | {_cell(row['fasttext'])} | {_cell(row['random'])} | {_cell(row['base'])} | "
                      f"{_cell(row['cino'])} | {row['delta']:+.3f} | {_verdict(row)} |")
     lines += ["", f"Accuracy, the same runs ({name}):\n",
@@ -146,8 +159,10 @@ def evaluation_markdown(results: dict) -> str:
              "pretraining add anything?); **fastText**: a fastText classifier trained and tuned on the same data; "
              "**majority**: always the most frequent training label. † marks a model that did not learn: its "
              "mean is not above the majority class by more than its standard deviation. A delta within the two "
-             "standard deviations together is within the seeds' spread. No line of the training corpus overlaps a "
-             "text scored here (decontamination, before the splits).\n"]
+             "standard deviations together is within the seeds' spread. No line of a training corpus overlaps a "
+             "dev or test text of a set declared by a language written in the same script (decontamination, before "
+             "the splits).\n"]
+    lines += [f"Declared but not evaluated: {key}: {why}.\n" for key, why in results.get("not_evaluated", {}).items()]
     for name in results["sets"]:
         lines += _set_markdown(name, [row for row in results["in_language"] if row["set"] == name], results)
     if results["zero_shot"]:

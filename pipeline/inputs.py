@@ -63,21 +63,34 @@ def eval_files(code: str) -> dict:
 SCORED_SPLITS = ("dev", "test")   # what the evaluation scores on or selects with; train splits are not contamination
 
 
+def same_script_langs(code: str) -> list:
+    """The language and every other language written in its script (zh and yue, ug and kk): all
+    their corpora go into training, so each is checked against all their evaluation texts."""
+    catalog = config.catalog()
+    return [code] + sorted(other for other, lang in catalog.languages.items()
+                           if other != code and lang.script == catalog.languages[code].script)
+
+
 def scored_files(code: str) -> dict:
-    """The dev and test files of every evaluation set of a language, as fingerprint material."""
-    return {name: entry for name, entry in eval_files(code).items() if name.split("/")[1] in SCORED_SPLITS}
+    """The dev and test files of every evaluation set of the languages in `code`'s script, as
+    fingerprint material."""
+    return {f"{lang} {name}": entry for lang in same_script_langs(code) for name, entry in eval_files(lang).items()
+            if name.split("/")[1] in SCORED_SPLITS}
 
 
 def scored_texts(code: str) -> dict:
-    """{"set/split:line": text} of the dev and test splits of every evaluation set of a language."""
+    """{"set/split:line": text} of the dev and test splits of every evaluation set of the language,
+    and {"lang set/split:line": text} of those of the other languages in its script."""
     from eval.datasets import read_labelled, resolve
 
     texts = {}
-    for name, splits in sorted(language(code).eval_sets.items()):
-        for split, eval_file in sorted(splits.items()):
-            if split in SCORED_SPLITS:
-                data = read_labelled(resolve(eval_file, config.eval_root()), eval_file.sha256)
-                texts.update({f"{name}/{split}:{line}": text for line, text in enumerate(data.texts, 1)})
+    for lang in same_script_langs(code):
+        prefix = "" if lang == code else f"{lang} "
+        for name, splits in sorted(language(lang).eval_sets.items()):
+            for split, eval_file in sorted(splits.items()):
+                if split in SCORED_SPLITS:
+                    data = read_labelled(resolve(eval_file, config.eval_root()), eval_file.sha256)
+                    texts.update({f"{prefix}{name}/{split}:{line}": text for line, text in enumerate(data.texts, 1)})
     return texts
 
 

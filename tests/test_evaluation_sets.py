@@ -103,3 +103,23 @@ def test_adding_a_set_to_a_finished_build_reruns_only_evaluation_and_reports(min
     assert {(row["set"], row["lang"]) for row in results["in_language"] if row["set"] == "sib200-part"} == \
         {("sib200-part", "bo")}
     assert all(row["set"] == "sib200" for row in results["zero_shot"])   # only SIB-200's labels are shared
+
+
+def test_a_cap_keeps_every_label_and_a_larger_cap_only_adds_items():
+    from eval.datasets import capped, read_labelled
+
+    train = read_labelled(SHARED / "eval" / "tncc-title" / "train.tsv")
+    small, larger = capped(train, 20), capped(train, 200)
+    assert len(small) == 20 and set(small.labels) == set(train.labels)   # 12 classes, one rare (Language)
+    assert set(small.texts) <= set(larger.texts) and capped(train, 20) == small
+
+
+def test_scores_on_the_unseen_part_average_over_the_labels_it_has():
+    from eval.datasets import Labelled
+    from eval.metrics import unseen_scores
+
+    train = Labelled("train", ("a", "b", "c", "d"), ("x", "y", "z", "x"))
+    test = Labelled("dev", ("a", "e", "f", "g"), ("x", "y", "y", "z"))   # "a" is a training item
+    result = unseen_scores(train, test, [1, 2], [["x", "y", "y", "z"]], ["x", "y", "z"])
+    assert result["items"] == 2 and result["aggregate"]["macro_f1"]["mean"] == 1.0   # perfect on it: 1, not 1/3
+    assert result["majority_baseline"]["label"] == "x" and result["majority_baseline"]["accuracy"] == 0.0

@@ -210,8 +210,9 @@ class StageTask(Identified, luigi.Task):
                                               [task.handoff(known) for task in self.upstream()])
         return known[self.task_id]
 
-    def output_dir(self) -> Path:
-        return config.work_dir() / self.stage / f"{self.scope()}-{self.fingerprint()}"
+    def output_dir(self, fingerprint: str = None) -> Path:
+        """Where it writes; `fingerprint`: one taken in a walk of the graph already (else taken now)."""
+        return config.work_dir() / self.stage / f"{self.scope()}-{fingerprint or self.fingerprint()}"
 
     def output(self):
         return self.output_class(self.output_dir())
@@ -272,8 +273,8 @@ class ShardTask(StageTask):
     lang = luigi.Parameter()
     shard = luigi.IntParameter()
 
-    def output_dir(self) -> Path:
-        return super().output_dir() / f"shard-{self.shard:05d}"
+    def output_dir(self, fingerprint: str = None) -> Path:
+        return super().output_dir(fingerprint) / f"shard-{self.shard:05d}"
 
 
 class _OneLineInputErrors(logging.Filter):

@@ -20,7 +20,7 @@ from corpus.clean import clean_shard
 from corpus.decontaminate import DecontaminationSettings, EvaluationIndex, decontaminate
 from corpus.dedup import DedupSettings, dedup_language
 from corpus.filters import FilterSettings
-from corpus.ingest import IngestSettings, ingest_language, legacy_converter, resolve_source
+from corpus.ingest import IngestSettings, has_converter, ingest_language, legacy_converter, resolve_source
 from corpus.menksoft import SEPARATORS, MenksoftSettings
 from corpus.lines import KEPT_FILE, totals
 from corpus.scripts import ScriptTable
@@ -37,18 +37,19 @@ class Ingest(StageTask):
     stage = "ingest"
     logic = ("corpus.ingest", "corpus.menksoft")
     lang = luigi.Parameter()
-    reads = (IngestSettings, MenksoftSettings)
+
+    @property
+    def reads(self) -> tuple:
+        """The Menksoft setting only for a script whose legacy encoding is converted: changing it
+        reruns Mongolian's corpus, not every language's."""
+        return (IngestSettings, MenksoftSettings) if has_converter(script(self.lang)) else (IngestSettings,)
 
     def requires(self):
         return []
 
-    def settings(self) -> dict:
-        """The Menksoft setting only for a script whose legacy encoding is converted: changing it
-        reruns Mongolian's corpus, not every language's."""
-        read = super().settings()
-        return read if self._legacy() else {k: v for k, v in read.items() if k != "menksoft"}
-
     def _legacy(self):
+        if MenksoftSettings not in self.reads:
+            return None
         return legacy_converter(script(self.lang), SEPARATORS[self.read(MenksoftSettings).suffix_separator])
 
     def external_inputs(self):
@@ -270,10 +271,11 @@ class Decontaminate(StageTask):
         split, vocabulary, model or export (only this stage reruns, a scan of the corpus). Before
         that, its fingerprint: the stages after it are scheduled and, when they run, find their
         outputs already made under the content."""
-        output = self.output()
+        own = self.fingerprint(known)
+        output = self.output_class(self.output_dir(own))
         if output.exists():
             return "kept lines " + recorded_files(output.path)[KEPT_FILE]["sha256"]
-        return self.fingerprint(known)
+        return own
 
     def produce(self, tmp):
         index = EvaluationIndex(scored_texts(self.lang), self.read(DecontaminationSettings))

@@ -61,6 +61,17 @@ def evaluation_sets(langs, profile) -> list:
                    for name in catalog.languages[code].eval_sets})
 
 
+def not_evaluated(langs, profile) -> dict:
+    """{"set/lang": why} of the sets a language of the run declares that it is not fine-tuned on."""
+    catalog, result = config.catalog(), {}
+    for code in sorted({*langs, profile.source_lang} & set(catalog.languages)):
+        for name in sorted(catalog.languages[code].eval_sets):
+            if code not in fine_tuning_langs(langs, profile, name):
+                result[f"{name}/{code}"] = "no train split" if not has_split(code, "train", name) \
+                    else "no dev or test split to score"
+    return result
+
+
 def fine_tuning_langs(langs, profile, eval_set: str) -> list:
     """The languages fine-tuned on set `eval_set`: the source language (in-language and
     zero-shot), and every language of the run with a training set and something to test on."""
@@ -234,6 +245,9 @@ class EvaluationReport(LanguageListTask):
                               for name, lang in settings},
                 "mlm": {model: EvaluateMLM(langs=self.langs, model=model) for model in ("base", "cino")}}
 
+    def external_inputs(self):   # the declared sets it cannot evaluate, which it names
+        return {"not_evaluated": not_evaluated(self.langs, self.read(EvaluationProfile))}
+
     def produce(self, tmp):
         needs, profile = self.input(), self.read(EvaluationProfile)
         results = evaluation_results(
@@ -243,6 +257,7 @@ class EvaluationReport(LanguageListTask):
             profile.source_lang, kept_langs(self.langs, self.read(TrainSettings), profile),
             [code for code in training_langs(self.langs, self.read(TrainSettings), profile) if code not in self.langs],
             {"in_language": profile.in_language_metric, "zero_shot": profile.zero_shot_metric})
+        results["not_evaluated"] = not_evaluated(self.langs, profile)
         write_json(tmp / "evaluation.json", results)
         with open_text(tmp / "evaluation.md", "w") as handle:
             handle.write(evaluation_markdown(results))

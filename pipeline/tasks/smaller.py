@@ -20,7 +20,7 @@ from common.xlmr import SPM_FILE
 from corpus.split import SPLITS, split_path
 from eval.protocol import EvaluationProfile
 from pipeline import config
-from pipeline.inputs import language, language_texts, masked, training_langs
+from pipeline.inputs import eval_files, language, language_texts, masked, training_langs
 from pipeline.tasks.base import TRANSFORMERS, LanguageListTask, list_scope
 from pipeline.tasks.corpus import Ingest, Split
 from pipeline.tasks.export import ExportHF
@@ -58,6 +58,9 @@ class PruneForLanguage(LanguageListTask):
                              "choose one of --langs")
         return {"model": ContinuePretraining(langs=self.langs), "export": ExportHF(langs=self.langs),
                 "split": Split(lang=self.lang), "ingest": Ingest(lang=self.lang), "base": base_model()}
+
+    def external_inputs(self):
+        return {"eval_files": eval_files(self.lang)}   # its pieces are compared on the evaluation texts too
 
     def produce(self, tmp):
         from training.hf_export import export

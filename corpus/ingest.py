@@ -36,8 +36,8 @@ from corpus.lines import REJECTED_FILE, Ledger, RejectionLog, totals, write_pair
 # What the stages that run this module write changes with it: bump VERSION with any change that
 # can change their outputs (tests/test_stage_versions.py keeps count; reruns follow the fingerprint).
 VERSION = 2   # 2: legacy encodings converted
-LEGACY_FILE = "legacy.tsv"   # ref<TAB>the line as the source had it, for every line Ingest converted
-LEGACY_COUNTS = ("converted_legacy", "private_use_removed")
+LEGACY_FILE = "legacy.tsv"   # ref<TAB>the line as the source had it, for every line Ingest changed
+LEGACY_COUNTS = ("converted_legacy", "converted_legacy_marks", "private_use_removed")
 
 
 @dataclass(frozen=True)
@@ -178,8 +178,8 @@ def has_converter(script) -> bool:
 
 
 def legacy_converter(script, separator: str):
-    """The line converter of the script's legacy encoding ((text) -> (text, converted, private-use
-    characters removed)), or None where it has none."""
+    """The line converter of the script's legacy encoding ((text) -> menksoft.Converted), or None
+    where it has none."""
     if not has_converter(script):
         return None
     ranges = tuple(script.legacy_ranges)
@@ -188,19 +188,25 @@ def legacy_converter(script, separator: str):
 
 def _converted(item: Item, legacy, ledger: Ledger, originals):
     """The item's text with its legacy encoding converted (the original to legacy.tsv), or None
-    where a code has no reading: the line is rejected, naming it."""
+    where a code has no reading or nothing is left: the line is rejected, naming why.
+    `converted_legacy` counts lines with Menksoft letters (Menksoft text), `converted_legacy_marks`
+    lines where only its punctuation was (Unicode lines with stray codes)."""
     try:
-        text, converted, removed = legacy(item.text)
+        done = legacy(item.text)
     except menksoft.Unconvertible as error:
         ledger.reject(item.ref, item.text, "legacy_unconvertible",
                       f"{error}; fix: replace that character in the source (or remove the line), or convert "
                       f"the text with a converter that knows it before ingesting")
         return None
-    ledger.count("converted_legacy", converted)
-    ledger.count("private_use_removed", removed)
-    if text != item.text:
+    if not done.text.strip():
+        ledger.reject(item.ref, item.text, "empty", "nothing but private-use symbols or spaces once converted")
+        return None
+    ledger.count("converted_legacy", done.letters)
+    ledger.count("converted_legacy_marks", done.marks and not done.letters)
+    ledger.count("private_use_removed", done.removed)
+    if done.text != item.text:
         write_pair(originals, item.ref, item.text)
-    return text
+    return done.text
 
 
 def read_source(path: Path, source, manifest: str, writer: ShardWriter, ledger: Ledger, settings: IngestSettings,

@@ -25,9 +25,11 @@ suragch/mongol_code (CC0 1.0). The rules below are written here:
 import argparse
 import re
 import sys
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from common.settings import Settings, setting
 
@@ -42,7 +44,7 @@ FVS1, FVS2, FVS3 = "\u180b", "\u180c", "\u180d"
 SEPARATORS = {"U+202F": "\u202f", "U+180E": MVS}
 DATA = Path(__file__).resolve().parent / "data"
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
-PRIVATE_USE = ((0xE000, 0xF8FF),)   # what the command treats as codes it must read: any private-use character
+PRIVATE_USE = ((0xE000, 0xF8FF),)   # by default every private-use character is a code to read (or an error)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,13 @@ def _rows(name: str):
     lines = (DATA / name).read_text(encoding="utf-8").splitlines()
     rows = [line.split("\t") for line in lines if not line.startswith("#")]
     return rows[1:]   # the header
+
+
+def converter_fingerprint() -> dict:
+    """What the conversion of a line depends on beyond this module's code: its tables' content."""
+    from common.fingerprint import sha256_file
+
+    return {name: sha256_file(DATA / name) for name in ("menksoft_glyphs.tsv", "menksoft_words.tsv")}
 
 
 @lru_cache(maxsize=None)
@@ -116,16 +125,28 @@ LAST_READINGS = {**MVS_FINAL,
                  "\ue31c": "\u1822", "\ue32b": "\u1838" + FVS1, "\ue281": "\u1836\u1822"}
 FIRST_READINGS = {"\ue34c": NIRUGU + "\u1840", "\ue34d": NIRUGU + "\u1840", "\ue281": "\u1836\u1822",
                   "\ue267": "\u1820"}
+FINAL_G = {"\ue2e7": (FVS1, ""), "\ue2e8": ("", FVS2)}   # {code: (after a feminine or no vowel, after a masculine)}
 MASCULINE_LETTERS, FEMININE_LETTERS = set("\u1820\u1823\u1824"), set("\u1821\u1825\u1826\u1827")
+VOWEL_LETTERS = MASCULINE_LETTERS | FEMININE_LETTERS | {"\u1822"}
+LETTERS = "\ue264"   # the first letter code: those below are punctuation, digits and spaces
+
+
+def _vowels(text: str) -> tuple:
+    """(whether `text` has a vowel letter, its last vowel of a gender or None): a, o, u masculine;
+    e, oe, ue, ee feminine; i neutral."""
+    gendered = next((ch for ch in reversed(text) if ch in MASCULINE_LETTERS | FEMININE_LETTERS), None)
+    return any(ch in VOWEL_LETTERS for ch in text), gendered
 
 
 class _Word:
-    """One run of letter codes, read code by code."""
+    """One run of letter codes, read code by code. `stem`: the Unicode of the word a suffix is
+    written after (its vowels decide the suffix's harmony); `alone`: whether a one-code word stands
+    by itself (its glyph's isolate reading, nirugu kept) rather than inside or after other text."""
 
-    def __init__(self, codes: str):
-        self.codes = codes
+    def __init__(self, codes: str, stem: str = "", alone: bool = True):
+        self.codes, self.stem, self.alone = codes, stem, alone
         self.kinds = [glyphs()[c].kind for c in codes]
-        self.masculine = "masculine" in self.kinds
+        self.masculine = "masculine" in self.kinds or any(ch in MASCULINE_LETTERS for ch in stem)
 
     def vowel(self, i: int) -> bool:
         return 0 <= i < len(self.codes) and self.kinds[i] in ("masculine", "feminine", "neutral")
@@ -134,14 +155,19 @@ class _Word:
         return 0 <= i < len(self.codes) and self.kinds[i] == "consonant"
 
     def read(self) -> str:
-        if len(self.codes) == 1:
+        if len(self.codes) == 1 and self.alone:
             return glyphs()[self.codes].alone
-        out = ""
+        out, (seen, gendered) = [], _vowels(self.stem)
         for i, code in enumerate(self.codes):
-            out += self.letter(i, code, out)
-        return out
+            letter = self.letter(i, code, seen, gendered)
+            out.append(letter)
+            has, last = _vowels(letter)
+            seen, gendered = seen or has, last or gendered
+        return "".join(out)
 
-    def letter(self, i: int, code: str, before: str) -> str:
+    def letter(self, i: int, code: str, seen: bool, gendered) -> str:
+        """The Unicode of code `i`; `seen`: whether a vowel came before it in the word, `gendered`:
+        the last vowel before it that has a gender (or None)."""
         first, last = i == 0, i == len(self.codes) - 1
         reading = glyphs()[code].in_word
         if last and code in LAST_READINGS:
@@ -154,8 +180,7 @@ class _Word:
             return reading[0] + SWIRL_FINAL[code]
         if first and code in SUFFIX_INITIAL:
             return reading[0] + FVS1
-        if code in FIRST_VOWEL_FVS1 and not any(ch in MASCULINE_LETTERS | FEMININE_LETTERS | {"\u1822"}
-                                                for ch in before):
+        if code in FIRST_VOWEL_FVS1 and not seen:
             return reading[0]
         if code in DOTTED_N:
             return "\u1828" + (FVS1 if self.consonant(i + 1) else "")
@@ -179,121 +204,144 @@ class _Word:
         if code == "\ue27e" and self.codes[i - 1:i] and glyphs()[self.codes[i - 1]].in_word[:1] == "\u1820" \
                 and self.codes[i + 1:i + 2] and glyphs()[self.codes[i + 1]].in_word[:1] == "\u182e":
             return "\u1822" + FVS3   # NAIMA
-        if code == "\ue2e7" or code == "\ue2e8":
-            return self.final_g(code, before)
+        if code in FINAL_G:   # by the harmony of the nearest gendered vowel before it (i is neutral)
+            return "\u182d" + FINAL_G[code][gendered in MASCULINE_LETTERS]
         if code == "\ue31c":
             return "\u1835"
         return reading
 
-    @staticmethod
-    def final_g(code: str, before: str) -> str:
-        """Final G by the harmony of the nearest vowel before it (i is neutral)."""
-        vowel = next((ch for ch in reversed(before) if ch in MASCULINE_LETTERS | FEMININE_LETTERS), None)
-        masculine = vowel in MASCULINE_LETTERS
-        if code == "\ue2e7":
-            return "\u182d" if masculine else "\u182d" + FVS1
-        return "\u182d" + FVS2 if masculine else "\u182d"
 
-
-def _word(run: str, separator: str) -> str:
-    """A run of Menksoft codes with no other character inside: punctuation, spaces, words."""
-    out, letters, table = [], "", whole_words()
-
-    def flush():
-        nonlocal letters
-        if letters:
-            lead = letters[0] == SUFFIX_SPACE
-            body = letters[1:] if lead else letters
-            whole = table.get(letters)
-            if whole is not None:
-                out.append(whole.replace(MVS, separator, 1) if lead and whole.startswith(MVS) else whole)
-            else:
-                out.append((separator if lead and body else " " if lead else "") + (_Word(body).read() if body else ""))
-            letters = ""
-
+def _tokens(run: str) -> list:
+    """A run of codes as [(kind, codes)]: "punct" and "space" one code each, "word" a run of
+    letter codes (a suffix's word begins with its U+E263)."""
+    tokens, letters = [], ""
     for code in run:
         kind = glyphs()[code].kind
-        if kind == "punct":
-            flush()
-            out.append(glyphs()[code].alone)
-        elif code == SPACE:
-            flush()
-            out.append(" ")
-        elif code == SUFFIX_SPACE:
-            flush()
-            letters = SUFFIX_SPACE
+        if kind == "punct" or code in (SPACE, SUFFIX_SPACE):
+            if letters:
+                tokens.append(("word", letters))
+            letters = SUFFIX_SPACE if code == SUFFIX_SPACE else ""
+            if code != SUFFIX_SPACE:
+                tokens.append(("punct" if kind == "punct" else "space", code))
         else:
             letters += code
-    flush()
+    if letters:
+        tokens.append(("word", letters))
+    return tokens
+
+
+def _word(run: str, separator: str, joined_before: bool = False, joined_after: bool = False) -> str:
+    """A run of Menksoft codes with no other character inside: punctuation, spaces, words.
+    `joined_before`/`joined_after`: whether a letter of other text touches the run there."""
+    out, stem, tokens, table = [], "", _tokens(run), whole_words()
+    for n, (kind, codes) in enumerate(tokens):
+        if kind != "word":
+            out.append(glyphs()[codes].alone if kind == "punct" else " ")
+            stem = ""
+            continue
+        lead = codes[0] == SUFFIX_SPACE
+        body = codes[1:] if lead else codes
+        suffix_follows = n + 1 < len(tokens) and tokens[n + 1][1][0] == SUFFIX_SPACE
+        touching = (n == 0 and joined_before) or (n == len(tokens) - 1 and joined_after)
+        whole = table.get(codes)
+        if whole is not None:
+            word = whole.replace(MVS, separator, 1) if lead and whole.startswith(MVS) else whole
+        elif not body:
+            word = " "   # a no-break space with no letter after it
+        else:
+            word = (separator if lead else "") + _Word(body, stem if lead else "",
+                                                       alone=not (lead or suffix_follows or touching)).read()
+        out.append(word)
+        stem = stem + word if lead else word
     return "".join(out)
 
 
-def convert(text: str, separator: str = "\u202f", legacy_ranges=((FIRST, LAST),)) -> str:
+def _joins(char: str) -> bool:
+    """Whether a character of other text beside a run is part of its word (a letter, digit, mark
+    or format character such as a variation selector or U+202F), not a space or punctuation."""
+    return char.isalnum() or unicodedata.category(char) in ("Mn", "Mc", "Cf") or char == "\u202f"
+
+
+def convert(text: str, separator: str = "\u202f", legacy_ranges=None) -> str:
     """`text` with every run of Menksoft codes in Unicode; characters outside the codes as they
-    are. Raises Unconvertible for a code in `legacy_ranges` (the script's, from scripts.yaml) that
-    the table has no reading for."""
-    out, run = [], ""
+    are. Raises Unconvertible for a code in `legacy_ranges` ((first, last) code points; by default
+    the whole Private Use Area) that the table has no reading for."""
+    ranges = PRIVATE_USE if legacy_ranges is None else legacy_ranges
+    out, start = [], None
     for column, char in enumerate(text, 1):
         if is_menksoft(char):
-            run += char
+            start = column - 1 if start is None else start
             continue
-        if any(low <= ord(char) <= high for low, high in legacy_ranges):
+        if any(low <= ord(char) <= high for low, high in ranges):
             raise Unconvertible(char, column)
-        if run:
-            out.append(_word(run, separator))
-            run = ""
+        if start is not None:
+            out.append(_word(text[start:column - 1], separator, start > 0 and _joins(text[start - 1]), _joins(char)))
+            start = None
         out.append(char)
-    if run:
-        out.append(_word(run, separator))
+    if start is not None:
+        out.append(_word(text[start:], separator, start > 0 and _joins(text[start - 1])))
     return "".join(out)
 
 
-def convert_line(text: str, separator: str, legacy_ranges) -> tuple:
-    """A corpus line of Mongolian script, as Ingest converts it: (text, whether Menksoft codes were
-    converted, private-use characters removed). The rule for mixed lines: every run of Menksoft
-    codes is converted, in a Unicode line as in a Menksoft one (the shipped corpus's stray codes
-    are Menksoft punctuation: U+E261, U+E255, U+E256, U+E260); a private-use character outside
-    the legacy ranges belongs to no encoding we know (U+E010 after list numbers, U+E004 at line
-    starts: a font's own symbols) and is removed, since it carries no letter and would reach the
-    vocabulary as one; a legacy-range code without a reading raises Unconvertible."""
+class Converted(NamedTuple):
+    text: str
+    letters: bool      # Menksoft letter codes were converted (the line was, wholly or partly, Menksoft)
+    marks: bool        # Menksoft punctuation or digit codes were converted
+    removed: int       # private-use characters outside the legacy ranges removed
+
+
+def convert_line(text: str, separator: str, legacy_ranges) -> Converted:
+    """A corpus line of Mongolian script, as Ingest converts it. The rule for mixed lines: every run
+    of Menksoft codes is converted, in a Unicode line as in a Menksoft one (the shipped corpus's
+    stray codes are mostly Menksoft punctuation: U+E261, U+E255, U+E256, U+E260); a private-use
+    character outside the legacy ranges belongs to no encoding we know (U+E010 after list numbers,
+    U+E004 at line starts: a font's own symbols) and is removed, since it carries no letter and
+    would reach the vocabulary as one; a legacy-range code without a reading raises Unconvertible."""
     if not _PRIVATE_USE.search(text):
-        return text, False, 0
+        return Converted(text, False, False, 0)
     converted = convert(text, separator, legacy_ranges)
     kept = _PRIVATE_USE.sub("", converted)
-    return kept, any(is_menksoft(char) for char in text), len(converted) - len(kept)
+    codes = [char for char in text if is_menksoft(char)]
+    return Converted(kept, any(char >= LETTERS for char in codes), any(char < LETTERS for char in codes),
+                     len(converted) - len(kept))
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m corpus.menksoft",
-                                     description="Convert Menksoft-encoded traditional Mongolian to Unicode: one "
-                                                 "converted line out per line in (UTF-8).")
+    parser = argparse.ArgumentParser(
+        prog="python -m corpus.menksoft",
+        description="Convert Menksoft-encoded traditional Mongolian to Unicode: one line out per line in (UTF-8). "
+                    "Exit status 0: every line converted; 1: some lines could not be (written unchanged, named on "
+                    "stderr); 2: the input could not be read.")
     parser.add_argument("file", nargs="?", help="a UTF-8 text file (default: stdin)")
     parser.add_argument("--suffix-separator", choices=tuple(SEPARATORS), default="U+202F",
-                        help="what U+E263 before a suffix becomes (default U+202F, as the shipped mn corpus; "
-                             "U+180E: GB/T 25914-2023)")
+                        help="what U+E263 before a suffix becomes (default U+202F, as [menksoft] suffix_separator's "
+                             "default and the shipped mn corpus; U+180E: GB/T 25914-2023)")
     args = parser.parse_args(argv)
     from tqdm import tqdm
 
     name = args.file or "<stdin>"
-    source = open(args.file, "rb") if args.file else open(sys.stdin.fileno(), "rb", closefd=False)
-    out = open(sys.stdout.fileno(), "w", encoding="utf-8", newline="", closefd=False)
-    failed = 0
-    with source, out:
+    try:
+        source = open(args.file, "rb") if args.file else open(sys.stdin.fileno(), "rb", closefd=False)
+    except OSError as error:
+        print(f"ERROR: {name}: cannot read it ({error.strerror}); fix: give the path of a readable UTF-8 file",
+              file=sys.stderr)
+        return 2
+    out, failed = sys.stdout.buffer, 0
+    with source:
         for number, raw in enumerate(tqdm(source, desc="menksoft", unit=" lines", disable=None, file=sys.stderr), 1):
+            body = raw.rstrip(b"\r\n")
             try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                print(f"ERROR: {name}:{number}: not UTF-8 ({error.reason} at byte {error.start + 1}); fix: convert "
-                      "the file to UTF-8 first", file=sys.stderr)
-                return 2
-            body = line.rstrip("\r\n")
-            try:
-                out.write(convert(body, SEPARATORS[args.suffix_separator], PRIVATE_USE) + line[len(body):])
-            except Unconvertible as error:
+                converted = convert(body.decode("utf-8"), SEPARATORS[args.suffix_separator])
+            except (UnicodeDecodeError, Unconvertible) as error:
                 failed += 1
-                print(f"ERROR: {name}:{number}: {error}; fix: remove or replace that character (the line is "
+                problem = f"not UTF-8 ({error.reason} at byte {error.start + 1})" \
+                    if isinstance(error, UnicodeDecodeError) else str(error)
+                print(f"ERROR: {name}:{number}: {problem}; fix: replace that character in the input (the line is "
                       "written as it was)", file=sys.stderr)
-                out.write(line)
+                out.write(raw)
+                continue
+            out.write(converted.encode("utf-8") + raw[len(body):])
+    out.flush()
     return 1 if failed else 0
 
 

@@ -52,9 +52,11 @@ def rejected_table(per_language: dict) -> pd.DataFrame:
 
 
 def legacy_table(ingest_stats: dict) -> pd.DataFrame:
-    """Per language and source with any: lines converted from a legacy encoding (Menksoft),
-    private-use characters removed, lines rejected as unconvertible (from Ingest's stats)."""
+    """Per language and source with any: lines converted from a legacy encoding (Menksoft text),
+    Unicode lines whose stray Menksoft punctuation was converted, private-use characters removed,
+    lines rejected as unconvertible (from Ingest's stats)."""
     rows = {(code, source): {"converted_legacy": stats.get("converted_legacy", 0),
+                             "converted_legacy_marks": stats.get("converted_legacy_marks", 0),
                              "private_use_removed": stats.get("private_use_removed", 0),
                              "legacy_unconvertible": stats["rejected"].get("legacy_unconvertible", 0)}
             for code, ingest in sorted(ingest_stats.items()) for source, stats in ingest["sources"].items()}
@@ -62,7 +64,8 @@ def legacy_table(ingest_stats: dict) -> pd.DataFrame:
     index = pd.MultiIndex.from_tuples(list(rows), names=["lang", "source"]) if rows else \
         pd.MultiIndex.from_tuples([], names=["lang", "source"])
     return pd.DataFrame(list(rows.values()), index=index,
-                        columns=["converted_legacy", "private_use_removed", "legacy_unconvertible"])
+                        columns=["converted_legacy", "converted_legacy_marks", "private_use_removed",
+                                 "legacy_unconvertible"])
 
 
 def corpus_markdown(table: pd.DataFrame, rejected: pd.DataFrame, legacy: pd.DataFrame) -> str:

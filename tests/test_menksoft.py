@@ -50,11 +50,20 @@ def test_every_word_converts_with_no_private_use_code_left():
 
 def test_mixed_lines_keep_their_unicode_convert_menksoft_punctuation_and_drop_font_symbols():
     line = "1\ue010 \u1832\u1820\u1837\u1822 \ue261 \u182e\u1823\u1829\u182d"
-    text, converted, removed = convert_line(line, "\u202f", ((0xE234, 0xE71D),))
-    assert text == "1 \u1832\u1820\u1837\u1822 \ufe31 \u182e\u1823\u1829\u182d" and converted and removed == 1
-    assert convert_line("\u182e\u1823\u1829\u182d", "\u202f", ()) == ("\u182e\u1823\u1829\u182d", False, 0)
+    done = convert_line(line, "\u202f", ((0xE234, 0xE71D),))
+    assert done.text == "1 \u1832\u1820\u1837\u1822 \ufe31 \u182e\u1823\u1829\u182d" and done.removed == 1
+    assert done.marks and not done.letters   # a Unicode line with a stray Menksoft punctuation code
+    assert convert_line("\u182e\u1823\u1829\u182d", "\u202f", ()) == ("\u182e\u1823\u1829\u182d", False, False, 0)
+    # a Menksoft code touching Unicode letters is read inside their word: no nirugu of a lone glyph
+    assert convert_line("\u182e\u1820\ue2b5", "\u202f", ()).text == "\u182e\u1820\u1828"
+    assert convert("\ue2b5\ue263\ue28d") == "\u1828\u202f\u1824"   # a one-glyph stem before its suffix
+    # a suffix takes its harmony from the stem it is written after
+    masculine, feminine = convert("\ue2f1\ue26c\ue2b5\ue263\ue27a\ue2e7"), convert("\ue2f1\ue276\ue2b5\ue263\ue27a\ue2e7")
+    assert masculine.endswith("\u182d") and feminine.endswith("\u182d\u180b")
     with pytest.raises(Unconvertible, match="U\\+E400 at column 3"):
         convert_line("\u1820 \ue400", "\u202f", ((0xE234, 0xE71D),))
+    with pytest.raises(Unconvertible, match="U\\+E400 at column 2"):   # convert() reads every private-use code
+        convert("\ue2b1\ue400\ue276")
 
 
 def test_the_command_converts_one_line_per_line_and_names_what_it_cannot(tmp_path):
@@ -71,6 +80,15 @@ def test_the_command_converts_one_line_per_line_and_names_what_it_cannot(tmp_pat
     piped = subprocess.run([sys.executable, "-m", "corpus.menksoft", "--suffix-separator", "U+180E"], cwd=REPO,
                            input="\n".join(words) + "\n", capture_output=True, text=True, encoding="utf-8")
     assert piped.returncode == 0 and piped.stdout.split("\n")[:-1] == [convert(w, "\u180e") for w in words]
+    broken = tmp_path / "broken.txt"   # a line that is not UTF-8, and a last line without its newline
+    broken.write_bytes(words[0].encode("utf-8") + b"\n\xff\xfe\n" + words[1].encode("utf-8"))
+    done = subprocess.run([sys.executable, "-m", "corpus.menksoft", str(broken)], cwd=REPO, capture_output=True)
+    assert done.returncode == 1 and done.stdout == (convert(words[0]) + "\n").encode() + b"\xff\xfe\n" + \
+        convert(words[1]).encode()
+    assert f"ERROR: {broken}:2: not UTF-8".encode() in done.stderr
+    missing = subprocess.run([sys.executable, "-m", "corpus.menksoft", str(tmp_path / "nowhere.txt")], cwd=REPO,
+                             capture_output=True, text=True)
+    assert missing.returncode == 2 and missing.stderr.startswith("ERROR: ") and "Traceback" not in missing.stderr
 
 
 def _menksoft_lines(count: int) -> list:

@@ -21,7 +21,7 @@ from corpus.decontaminate import DecontaminationSettings, EvaluationIndex, decon
 from corpus.dedup import DedupSettings, dedup_language
 from corpus.filters import FilterSettings
 from corpus.ingest import IngestSettings, has_converter, ingest_language, legacy_converter, resolve_source
-from corpus.menksoft import SEPARATORS, MenksoftSettings
+from corpus.menksoft import SEPARATORS, MenksoftSettings, converter_fingerprint
 from corpus.lines import KEPT_FILE, totals
 from corpus.scripts import ScriptTable
 from corpus.split import SplitSettings, split_language
@@ -35,7 +35,7 @@ log = logging.getLogger("luigi-interface")
 class Ingest(StageTask):
     """Resolve, verify (sha256) and decode a language's sources into shards."""
     stage = "ingest"
-    logic = ("corpus.ingest", "corpus.menksoft")
+    logic = ("corpus.ingest", "corpus.menksoft")   # the tables the converter reads: external_inputs
     lang = luigi.Parameter()
 
     @property
@@ -55,7 +55,8 @@ class Ingest(StageTask):
     def external_inputs(self):
         return {"sources": [{"id": s.id, "sha256": s.sha256, "format": s.format, "text_field": s.text_field,
                              "id_field": s.id_field, "keep_rows": s.keep_rows} for s in language(self.lang).sources],
-                "legacy": [script(self.lang).legacy_name, script(self.lang).legacy_ranges]}
+                "legacy": [script(self.lang).legacy_name, script(self.lang).legacy_ranges],
+                **({"converter": converter_fingerprint()} if has_converter(script(self.lang)) else {})}
 
     def produce(self, tmp):
         lang = language(self.lang)

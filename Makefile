@@ -27,7 +27,7 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile   # two processes, each running a whole test file at a time
 
-# The CPU experiment (not part of make test; 42 minutes on 2 cores at 6c597be): docs/EXPERIMENTS.md.
+# The CPU experiment (not part of make test; 52 minutes on 2 cores at 5fc40ba, setup included): docs/EXPERIMENTS.md.
 experiment: setup
 	$(BIN)/python bench/experiment.py --profile small-cpu --langs $(LANGS)
 

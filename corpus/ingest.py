@@ -178,10 +178,8 @@ def has_converter(script) -> bool:
 
 
 def legacy_converter(script, separator: str):
-    """The line converter of the script's legacy encoding ((text) -> menksoft.Converted), or None
-    where it has none."""
-    if not has_converter(script):
-        return None
+    """The line converter of a script whose legacy encoding has one (has_converter):
+    (text) -> menksoft.Converted."""
     ranges = tuple(script.legacy_ranges)
     return lambda text: menksoft.convert_line(text, separator, ranges)
 

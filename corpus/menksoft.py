@@ -80,8 +80,10 @@ def _rows(name: str):
     return rows[1:]   # the header
 
 
+@lru_cache(maxsize=None)
 def converter_fingerprint() -> dict:
-    """What the conversion of a line depends on beyond this module's code: its tables' content."""
+    """What the conversion of a line depends on beyond this module's code: its tables' content
+    (read once a process: Ingest's fingerprint is taken in every walk of the graph)."""
     from common.fingerprint import sha256_file
 
     return {name: sha256_file(DATA / name) for name in ("menksoft_glyphs.tsv", "menksoft_words.tsv")}
@@ -272,8 +274,8 @@ def convert(text: str, separator: str = "\u202f", legacy_ranges=None) -> str:
         if is_menksoft(char):
             start = column - 1 if start is None else start
             continue
-        if any(low <= ord(char) <= high for low, high in ranges):
-            raise Unconvertible(char, column)
+        if _PRIVATE_USE.match(char) and any(low <= ord(char) <= high for low, high in ranges):
+            raise Unconvertible(char, column)   # legacy ranges lie in the Private Use Area (corpus/manifest.py)
         if start is not None:
             out.append(_word(text[start:column - 1], separator, start > 0 and _joins(text[start - 1]), _joins(char)))
             start = None

@@ -61,9 +61,7 @@ def legacy_table(ingest_stats: dict) -> pd.DataFrame:
                              "legacy_unconvertible": stats["rejected"].get("legacy_unconvertible", 0)}
             for code, ingest in sorted(ingest_stats.items()) for source, stats in ingest["sources"].items()}
     rows = {key: row for key, row in rows.items() if any(row.values())}
-    index = pd.MultiIndex.from_tuples(list(rows), names=["lang", "source"]) if rows else \
-        pd.MultiIndex.from_tuples([], names=["lang", "source"])
-    return pd.DataFrame(list(rows.values()), index=index,
+    return pd.DataFrame(list(rows.values()), index=pd.MultiIndex.from_tuples(list(rows), names=["lang", "source"]),
                         columns=["converted_legacy", "converted_legacy_marks", "private_use_removed",
                                  "legacy_unconvertible"])
 

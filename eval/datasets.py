@@ -73,7 +73,8 @@ def capped(train: Labelled, most: int) -> Labelled:
     for i in rank:
         first.setdefault(train.labels[i], i)
     chosen = list(first.values())[:most]
-    chosen += [i for i in rank if i not in set(chosen)][:most - len(chosen)]
+    taken = set(chosen)
+    chosen += [i for i in rank if i not in taken][:most - len(chosen)]
     return subset(train, sorted(chosen))
 
 

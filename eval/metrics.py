@@ -19,9 +19,14 @@ def aggregate(runs: list) -> dict:
             for metric in METRICS}
 
 
+def majority_label(train, labels: list) -> str:
+    """The training set's most frequent label (ties: the first in order)."""
+    return max(labels, key=lambda label: (train.labels.count(label), -labels.index(label)))
+
+
 def majority_baseline(train, test, labels: list) -> dict:
-    """Scores of always predicting the training set's most frequent label (ties: the first in order)."""
-    most = max(labels, key=lambda label: (train.labels.count(label), -labels.index(label)))
+    """Scores of always predicting the training set's most frequent label."""
+    most = majority_label(train, labels)
     return {"label": most, **scores(list(test.labels), [most] * len(test), labels)}
 
 
@@ -35,15 +40,13 @@ def unseen_scores(train, test, indices: list, predictions: list, labels: list) -
     seed's `predictions` of the whole test: {"items", "aggregate", "majority_baseline"}. The
     averages are over the labels the part has or a run predicts: a label absent from the part
     would add an F1 of 0 to the macro average of a perfect classifier."""
-    from eval.datasets import subset
-
     if not indices:
         return {"items": 0, "aggregate": None, "majority_baseline": None}
-    gold = list(subset(test, indices).labels)
+    gold = [test.labels[i] for i in indices]
 
     def on_part(guesses: list) -> dict:
         return scores(gold, guesses, [label for label in labels if label in {*gold, *guesses}])
 
-    most = majority_baseline(train, test, labels)["label"]
+    most = majority_label(train, labels)
     return {"items": len(indices), "aggregate": aggregate([on_part([run[i] for i in indices]) for run in predictions]),
             "majority_baseline": {"label": most, **on_part([most] * len(gold))}}

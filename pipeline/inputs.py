@@ -54,10 +54,12 @@ def script_definition(code: str) -> dict:
             "unicode": unicodedata.unidata_version}   # the rules follow Python's Unicode data
 
 
-def eval_files(code: str) -> dict:
-    """A language's evaluation files as fingerprint material: {"set/split": {path, sha256}}."""
+def eval_files(code: str, eval_set: str = None, splits: tuple = None) -> dict:
+    """A language's evaluation files as fingerprint material: {"set/split": {path, sha256}}; only
+    those of `eval_set` and of `splits` where given."""
     return {f"{name}/{split}": {"path": f.path, "sha256": f.sha256}
-            for name, splits in sorted(language(code).eval_sets.items()) for split, f in sorted(splits.items())}
+            for name, files in sorted(language(code).eval_sets.items()) if eval_set in (None, name)
+            for split, f in sorted(files.items()) if splits is None or split in splits}
 
 
 SCORED_SPLITS = ("dev", "test")   # what the evaluation scores on or selects with; train splits are not contamination
@@ -74,8 +76,8 @@ def same_script_langs(code: str) -> list:
 def scored_files(code: str) -> dict:
     """The dev and test files of every evaluation set of the languages in `code`'s script, as
     fingerprint material."""
-    return {f"{lang} {name}": entry for lang in same_script_langs(code) for name, entry in eval_files(lang).items()
-            if name.split("/")[1] in SCORED_SPLITS}
+    return {f"{lang} {name}": entry for lang in same_script_langs(code)
+            for name, entry in eval_files(lang, splits=SCORED_SPLITS).items()}
 
 
 def scored_texts(code: str) -> dict:

@@ -48,7 +48,7 @@ class Ingest(StageTask):
         return []
 
     def _legacy(self):
-        if MenksoftSettings not in self.reads:
+        if not has_converter(script(self.lang)):
             return None
         return legacy_converter(script(self.lang), SEPARATORS[self.read(MenksoftSettings).suffix_separator])
 

@@ -124,8 +124,7 @@ class _Setting(LanguageListTask):
     def external_inputs(self):
         profile = self.read(EvaluationProfile)
         langs = [self.lang, *(self.langs if self.lang == profile.source_lang else ())]
-        return {"eval_sets": {code: {name: entry for name, entry in eval_files(code).items()
-                                     if name.split("/")[0] == self.eval_set} for code in sorted(set(langs))}}
+        return {"eval_sets": {code: eval_files(code, self.eval_set) for code in sorted(set(langs))}}
 
 
 class EvaluateClassification(_Setting):
